@@ -1,0 +1,5 @@
+#include "ops/families.h"
+
+const ml_kernel ml_kernels_index[] = {
+    {0},
+};

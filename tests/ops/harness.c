@@ -1,0 +1,116 @@
+#include "ops/harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ml_attr ml_test_attr_int(const char *name, int64_t v) {
+    return (ml_attr){.name = name, .type = ML_ATTR_INT, .i = v};
+}
+ml_attr ml_test_attr_float(const char *name, float v) {
+    return (ml_attr){.name = name, .type = ML_ATTR_FLOAT, .f = v};
+}
+ml_attr ml_test_attr_string(const char *name, const char *v) {
+    return (ml_attr){.name = name, .type = ML_ATTR_STRING, .s = {(char *)v, strlen(v)}};
+}
+ml_attr ml_test_attr_ints(const char *name, const int64_t *v, size_t n) {
+    return (ml_attr){.name = name, .type = ML_ATTR_INTS, .ints = (int64_t *)v, .n = n};
+}
+ml_attr ml_test_attr_floats(const char *name, const float *v, size_t n) {
+    return (ml_attr){.name = name, .type = ML_ATTR_FLOATS, .floats = (float *)v, .n = n};
+}
+ml_attr ml_test_attr_tensor(const char *name, ml_tensor *t) {
+    return (ml_attr){.name = name, .type = ML_ATTR_TENSOR, .t = t};
+}
+
+static ml_status harness_alloc(ml_kernel_ctx *ctx, size_t i, ml_dtype dtype, int rank,
+                               const int64_t *dims, ml_tensor **out) {
+    ml_tensor *t;
+    ML_TRY(ml_tensor_create(dtype, rank, dims, &t));
+    ml_value *v;
+    ML_TRY(ml_value_from_tensor(t, &v));
+    ML_TRY(ml_set_output(ctx, i, v));
+    *out = t;
+    return ML_STATUS_OK;
+}
+
+static ml_status harness_subgraph(ml_kernel_ctx *ctx, const ml_graph *g, size_t n_in,
+                                  ml_value *const *in, size_t n_out, ml_value **out) {
+    return ml_error(ML_ERR_UNSUPPORTED, "the ops harness cannot run subgraphs");
+}
+
+static const ml_kernel_env harness_env = {harness_alloc, harness_subgraph};
+
+ml_status ml_test_run(const char *domain, const char *op_type, int opset, const ml_attr *attrs,
+                      size_t n_attrs, size_t n_in, const ml_tensor *const *inputs, size_t n_out,
+                      ml_tensor **outputs) {
+    const ml_kernel *k = ml_find_kernel(domain, op_type, opset);
+    if (!k) return ml_error(ML_ERR_UNSUPPORTED, "no kernel for %s/%s at opset %d", domain, op_type, opset);
+    const char *in_names[32], *out_names[32];
+    const ml_tensor *consts[32];
+    ml_value *in_values[32] = {0};
+    ml_value *out_values[32] = {0};
+    if (n_in > 32 || n_out > 32) return ml_error(ML_ERR_INVALID_ARGUMENT, "too many inputs/outputs");
+    ml_status st = ML_STATUS_OK;
+    for (size_t i = 0; i < n_in; i++) {
+        in_names[i] = inputs[i] ? "in" : "";
+        consts[i] = NULL;
+        if (inputs[i] && !st) {
+            ml_tensor *view;
+            st = ml_tensor_view(inputs[i], inputs[i]->rank, inputs[i]->dims, &view);
+            if (!st) st = ml_value_from_tensor(view, &in_values[i]);
+        }
+    }
+    for (size_t i = 0; i < n_out; i++) out_names[i] = "out";
+    ml_node node = {.name = "test", .op_type = op_type, .domain = domain, .opset = opset,
+                    .n_inputs = n_in, .input_names = in_names, .n_outputs = n_out,
+                    .output_names = out_names, .n_attrs = n_attrs, .attrs = (ml_attr *)attrs,
+                    .const_inputs = consts, .kernel = k};
+    if (!st && k->init) st = k->init(&node, &node.state);
+    if (!st) {
+        ml_kernel_ctx ctx = {.node = &node, .n_inputs = n_in, .inputs = in_values,
+                             .n_outputs = n_out, .outputs = out_values, .pool = NULL,
+                             .env = &harness_env};
+        st = k->run(&ctx);
+    }
+    if (k->destroy && node.state) k->destroy(node.state);
+    for (size_t i = 0; i < n_in; i++) ml_value_free(in_values[i]);
+    for (size_t i = 0; i < n_out; i++) {
+        outputs[i] = NULL;
+        if (!st && out_values[i] && out_values[i]->kind == ML_VALUE_TENSOR) {
+            outputs[i] = out_values[i]->tensor;
+            out_values[i]->tensor = NULL;
+        }
+        ml_value_free(out_values[i]);
+    }
+    return st;
+}
+
+ml_tensor *ml_test_tensor(ml_dtype dt, int rank, const int64_t *dims, const void *data) {
+    ml_tensor *t;
+    ml_status st = ml_tensor_create(dt, rank, dims, &t);
+    if (st) {
+        ml_status_free(st);
+        return NULL;
+    }
+    if (data && dt != ML_STRING) memcpy(t->data, data, ml_tensor_nbytes(t));
+    return t;
+}
+ml_tensor *ml_test_f32(int rank, const int64_t *dims, const float *data) {
+    return ml_test_tensor(ML_FLOAT, rank, dims, data);
+}
+ml_tensor *ml_test_i64(int rank, const int64_t *dims, const int64_t *data) {
+    return ml_test_tensor(ML_INT64, rank, dims, data);
+}
+ml_tensor *ml_test_strings(int rank, const int64_t *dims, const char *const *data) {
+    ml_tensor *t = ml_test_tensor(ML_STRING, rank, dims, NULL);
+    if (!t) return NULL;
+    for (size_t i = 0; i < ml_tensor_numel(t); i++) {
+        ml_status st = ml_tensor_set_string(t, i, data[i], strlen(data[i]));
+        if (st) {
+            ml_status_free(st);
+            ml_tensor_free(t);
+            return NULL;
+        }
+    }
+    return t;
+}
