@@ -12,10 +12,10 @@ BUILD_PKGS=(
   libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev
   libmicrohttpd-dev libgrpc-dev
 )
+# Tests: the ONNX conformance data, a real PostgreSQL server, curl for the
+# HTTP tests, and Debian's python3-onnx for generating small test models.
 TEST_PKGS=(
-  libonnx-testdata postgresql python3 python3-numpy python3-onnx
-  python3-grpcio python3-grpc-tools python3-protobuf
-  nodejs npm chromium curl ca-certificates
+  libonnx-testdata postgresql python3 python3-numpy python3-onnx curl ca-certificates
 )
 
 pkgs=("${BUILD_PKGS[@]}")
@@ -25,6 +25,11 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js (browser tests, benchmarks against onnxruntime-node) may come from
+# another repository already; only install Debian's when there is none.
+if [ "${1:-}" != "--build" ] && ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command from the README: installs dependencies, then builds and
+# runs every test twice — a Release build and an ASan+UBSan build — and checks
+# formatting. Exits non-zero on any failure.
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    Release build only (no sanitizers, no format check)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+jobs=$(nproc 2>/dev/null || echo 2)
+
+bash scripts/install-deps.sh
+
+status=0
+run_suite() { # name build-dir cmake-args... ; ctest args in CTEST_ARGS
+  local name=$1 dir=$2
+  shift 2
+  echo "== $name: configure + build ($dir)"
+  cmake -S . -B "$dir" "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; return 1; }
+  cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; return 1; }
+  echo "== $name: ctest"
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" ${CTEST_ARGS:-})
+}
+
+mkdir -p build
+CTEST_ARGS="" run_suite release build -DCMAKE_BUILD_TYPE=Release || status=1
+
+if [ $quick -eq 0 ]; then
+  # The sanitizer build runs the same tests; the conformance suite runs there
+  # too, so memory errors in any kernel on real models show up.
+  CTEST_ARGS="" run_suite asan build-asan -DCMAKE_BUILD_TYPE=Debug -DMLAMBDA_SANITIZE=ON || status=1
+  echo "== format-check"
+  cmake --build build --target format-check >/dev/null 2>build.format.log || {
+    head -30 build.format.log; echo "format-check failed: run 'cmake --build build --target format'"; status=1; }
+fi
+
+if [ $status -eq 0 ]; then echo "ALL TEST SUITES PASSED"; else echo "SOME TEST SUITES FAILED"; fi
+exit $status
