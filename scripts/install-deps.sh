@@ -16,7 +16,7 @@ BUILD_PKGS=(
 # HTTP tests, and Debian's python3-onnx for generating small test models.
 TEST_PKGS=(
   libonnx-testdata postgresql python3 python3-numpy python3-onnx curl ca-certificates
-  chromium python3-grpcio python3-grpc-tools python3-protobuf
+  chromium python3-grpcio python3-grpc-tools python3-protobuf python3-torch
 )
 
 pkgs=("${BUILD_PKGS[@]}")

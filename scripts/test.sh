@@ -14,6 +14,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 bash scripts/install-deps.sh
 # Browser-test tooling (playwright-core drives Debian's chromium; no browser download).
 (cd tests/ui && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+# onnxruntime-node: the reference engine of the benchmarks (its native library ships in the package).
+(cd bench && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 
 status=0
 run_suite() { # name build-dir cmake-args... ; ctest args in CTEST_ARGS

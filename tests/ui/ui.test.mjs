@@ -110,7 +110,7 @@ try {
     await answer.waitFor();
     const text = await answer.innerText();
     expect(text === 'hello there', `answer was "${text}"`);
-    const snippet = await page.locator('pre').first().innerText();
+    const snippet = await page.locator('section[aria-label="Snippets"] pre').first().innerText();
     expect(snippet.includes(`/gateway/application/chat`), 'curl snippet names the gateway');
     await page.screenshot({ path: join(artifacts, 'test-console.png'), fullPage: true });
   });

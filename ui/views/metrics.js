@@ -15,6 +15,11 @@ function spark(values, label) {
   svg.setAttribute('class', 'chart');
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', label);
+  const axis = document.createElementNS('http://www.w3.org/2000/svg', 'line');
+  axis.setAttribute('x1', '0'); axis.setAttribute('x2', String(w));
+  axis.setAttribute('y1', String(hgt - 4)); axis.setAttribute('y2', String(hgt - 4));
+  axis.setAttribute('stroke', '#dde1e8');
+  svg.append(axis);
   const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
   line.setAttribute('points', pts);
   svg.append(line);
@@ -31,6 +36,8 @@ function rates(samples) {
   return out;
 }
 
+const values = (r) => r.map((x) => x.rps);
+
 function card(key, samples) {
   const last = samples[samples.length - 1];
   const r = rates(samples);
@@ -42,6 +49,7 @@ function card(key, samples) {
       h('span', { class: 'muted' }, 'requests'), h('span', {}, `${last.requests} total · ${lastRate.rps.toFixed(1)}/s`),
       h('span', { class: 'muted' }, 'errors'), h('span', {}, `${last.errors} total · ${lastRate.eps.toFixed(1)}/s`),
       h('span', { class: 'muted' }, 'latency'), h('span', {}, `p50 ${fmt(last.p50_ms)} · p95 ${fmt(last.p95_ms)} · p99 ${fmt(last.p99_ms)}`)),
+    values(r).length < 2 ? h('p', { class: 'small muted' }, 'Charts fill in as samples arrive every 2 s.') : null,
     h('div', { class: 'small muted' }, 'requests/s'), spark(r.map((x) => x.rps), `${key} request rate`),
     h('div', { class: 'small muted' }, 'p95 latency (ms)'), spark(samples.map((s) => s.p95_ms || 0), `${key} p95 latency`));
 }
