@@ -35,6 +35,26 @@ if [ $quick -eq 0 ]; then
   # The sanitizer build runs the same tests; the conformance suite runs there
   # too, so memory errors in any kernel on real models show up.
   CTEST_ARGS="" run_suite asan build-asan -DCMAKE_BUILD_TYPE=Debug -DMLAMBDA_SANITIZE=ON || status=1
+  echo "== fuzz smoke: libFuzzer, ${FUZZ_SECONDS:-15} s per parser"
+  if CC=clang cmake -S . -B build-fuzz -DMLAMBDA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >build-fuzz.configure.log 2>&1 &&
+     cmake --build build-fuzz -j"$jobs" --target fuzz_onnx_loader fuzz_json_request fuzz_grpc_request \
+       >build-fuzz.build.log 2>&1; then
+    mkdir -p build-fuzz/corpus-onnx
+    # seed the loader with real models
+    find /usr/share/libonnx-testdata/data/node -name model.onnx | head -40 |
+      while read -r m; do cp "$m" "build-fuzz/corpus-onnx/$(echo "$m" | md5sum | cut -c1-12)"; done
+    for t in fuzz_onnx_loader:corpus-onnx fuzz_json_request:corpus-json fuzz_grpc_request:corpus-grpc; do
+      mkdir -p "build-fuzz/${t#*:}"
+      if "build-fuzz/fuzz/${t%%:*}" -max_total_time="${FUZZ_SECONDS:-15}" -rss_limit_mb=2048 \
+           "build-fuzz/${t#*:}" >"build-fuzz/${t%%:*}.log" 2>&1; then
+        echo "fuzz ${t%%:*}: $(grep -o 'Done [0-9]* runs' "build-fuzz/${t%%:*}.log"), no crash"
+      else
+        tail -30 "build-fuzz/${t%%:*}.log"; echo "fuzz ${t%%:*}: FAILED"; status=1
+      fi
+    done
+  else
+    tail -30 build-fuzz.build.log; echo "fuzz build failed"; status=1
+  fi
   echo "== format-check"
   cmake --build build --target format-check >/dev/null 2>build.format.log || {
     head -30 build.format.log; echo "format-check failed: run 'cmake --build build --target format'"; status=1; }

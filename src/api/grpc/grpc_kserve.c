@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/grpc/grpc_kserve.h"
 #include "api/grpc/grpc_services.h"
 #include "core/arena.h"
-#include "kserve/grpc_predict_v2.pb-c.h"
 
 #ifndef MLAMBDA_VERSION
 #define MLAMBDA_VERSION "0.1.0"
@@ -212,8 +212,8 @@ static ml_status fill_from_raw(const char *name, const ProtobufCBinaryData *raw,
     return ML_STATUS_OK;
 }
 
-static ml_status decode_inputs(const Inference__ModelInferRequest *r, const ml_contract *c,
-                               ml_tensor_list *in) {
+ml_status ml_grpc_kserve_decode_inputs(const Inference__ModelInferRequest *r, const ml_contract *c,
+                                       ml_tensor_list *in) {
     if (r->n_raw_input_contents && r->n_raw_input_contents != r->n_inputs)
         return ml_error(ML_ERR_INVALID_ARGUMENT,
                         "raw_input_contents has %zu entries for %zu inputs: send one per input, in order",
@@ -364,7 +364,7 @@ ml_status ml_grpc_kserve_model_infer(ml_runtime *rt, const uint8_t *req, size_t 
     const char **wanted = NULL;
     ml_status st = parse_version(r->model_version, &t.version);
     if (!st) st = ml_grpc_resolve(rt, &t, &c);
-    if (!st) st = decode_inputs(r, c, &in);
+    if (!st) st = ml_grpc_kserve_decode_inputs(r, c, &in);
     if (!st && r->n_outputs) {
         wanted = calloc(r->n_outputs, sizeof *wanted);
         if (!wanted) st = ml_error(ML_ERR_OUT_OF_MEMORY, "requested outputs");
