@@ -3,6 +3,7 @@
 # Idempotent and quiet: skips apt entirely when everything is present.
 #   scripts/install-deps.sh            build + tests + demo
 #   scripts/install-deps.sh --build    only what compiling needs
+#   scripts/install-deps.sh --demo     compiling + the demo's Python gRPC client
 set -euo pipefail
 
 BUILD_PKGS=(
@@ -13,14 +14,21 @@ BUILD_PKGS=(
   libmicrohttpd-dev libgrpc-dev
 )
 # Tests: the ONNX conformance data, a real PostgreSQL server, curl for the
-# HTTP tests, and Debian's python3-onnx for generating small test models.
+# HTTP tests, python3-onnx/-torch for building test and benchmark models,
+# python3-grpcio/-grpc-tools for the gRPC client tests, chromium for the UI test.
 TEST_PKGS=(
   libonnx-testdata postgresql python3 python3-numpy python3-onnx curl ca-certificates
   chromium python3-grpcio python3-grpc-tools python3-protobuf python3-torch
 )
 
+DEMO_PKGS=(python3 python3-grpcio python3-grpc-tools python3-protobuf)
+
 pkgs=("${BUILD_PKGS[@]}")
-[ "${1:-}" = "--build" ] || pkgs+=("${TEST_PKGS[@]}")
+case "${1:-}" in
+  --build) ;;
+  --demo) pkgs+=("${DEMO_PKGS[@]}") ;;
+  *) pkgs+=("${TEST_PKGS[@]}" "${DEMO_PKGS[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,7 +36,7 @@ for p in "${pkgs[@]}"; do
 done
 # Node.js (browser tests, benchmarks against onnxruntime-node) may come from
 # another repository already; only install Debian's when there is none.
-if [ "${1:-}" != "--build" ] && ! command -v npm >/dev/null 2>&1; then
+if [ -z "${1:-}" ] && ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
