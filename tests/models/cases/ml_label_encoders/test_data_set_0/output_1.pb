@@ -1,0 +1,1 @@
+2cat2dog2bird2none2dog2noneBnames
