@@ -40,6 +40,11 @@ static ml_status harness_subgraph(ml_kernel_ctx *ctx, const ml_graph *g, size_t 
 
 static const ml_kernel_env harness_env = {harness_alloc, harness_subgraph};
 
+static ml_threadpool *harness_pool; /* NULL: kernels run single-threaded */
+void ml_test_set_pool(ml_threadpool *pool) {
+    harness_pool = pool;
+}
+
 ml_status ml_test_run(const char *domain, const char *op_type, int opset, const ml_attr *attrs,
                       size_t n_attrs, size_t n_in, const ml_tensor *const *inputs, size_t n_out,
                       ml_tensor **outputs) {
@@ -68,7 +73,7 @@ ml_status ml_test_run(const char *domain, const char *op_type, int opset, const 
     if (!st && k->init) st = k->init(&node, &node.state);
     if (!st) {
         ml_kernel_ctx ctx = {.node = &node, .n_inputs = n_in, .inputs = in_values,
-                             .n_outputs = n_out, .outputs = out_values, .pool = NULL,
+                             .n_outputs = n_out, .outputs = out_values, .pool = harness_pool,
                              .env = &harness_env};
         st = k->run(&ctx);
     }

@@ -22,6 +22,10 @@ ml_status ml_test_run(const char *domain, const char *op_type, int opset, const 
                       size_t n_attrs, size_t n_in, const ml_tensor *const *inputs, size_t n_out,
                       ml_tensor **outputs);
 
+/* Thread pool handed to kernels by later ml_test_run calls (NULL = none),
+ * so tests can exercise parallel paths. The caller keeps ownership. */
+void ml_test_set_pool(ml_threadpool *pool);
+
 /* New owned tensors filled from arrays (data copied). */
 ml_tensor *ml_test_tensor(ml_dtype dt, int rank, const int64_t *dims, const void *data);
 ml_tensor *ml_test_f32(int rank, const int64_t *dims, const float *data);
