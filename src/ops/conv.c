@@ -1,5 +1,391 @@
+/* Conv (1-D/2-D/3-D..., groups, dilations, strides, pads, auto_pad, bias):
+ * im2col + GEMM per (image, group), with the column matrix skipped for 1x1
+ * unit-stride unpadded kernels. ConvTranspose is in conv_transpose.c. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/conv_internal.h"
 #include "ops/families.h"
 
+/* Elements above which a scratch buffer is refused (protects against
+ * hostile shapes; 2^31 floats is 8 GiB). */
+#define NN_MAX_SCRATCH ((int64_t)1 << 31)
+
+ml_status nn_conv_dims_init(const ml_node *node, const ml_tensor *x, const ml_tensor *w,
+                            nn_conv_dims *cd) {
+    memset(cd, 0, sizeof *cd);
+    if (x->rank < 3)
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
+                             "X must have shape [N, C, D1, ...] (rank >= 3), got rank %d", x->rank);
+    if (w->rank != x->rank)
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT, "W has rank %d but X has rank %d",
+                             w->rank, x->rank);
+    int nsp = x->rank - 2;
+    cd->N = x->dims[0];
+    cd->C = x->dims[1];
+    cd->M = w->dims[0];
+    cd->G = ml_attr_int(node, "group", 1);
+    if (cd->G < 1 || cd->C % cd->G != 0 || cd->M % cd->G != 0)
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
+                             "group %lld must divide the %lld input and %lld output channels",
+                             (long long)cd->G, (long long)cd->C, (long long)cd->M);
+    cd->Cg = cd->C / cd->G;
+    cd->Mg = cd->M / cd->G;
+    if (w->dims[1] != cd->Cg)
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
+                             "W has %lld input channels per group but X has %lld channels / group "
+                             "%lld = %lld",
+                             (long long)w->dims[1], (long long)cd->C, (long long)cd->G,
+                             (long long)cd->Cg);
+    const int64_t *ks;
+    size_t nks = ml_attr_ints(node, "kernel_shape", &ks);
+    if (nks) {
+        if (nks != (size_t)nsp)
+            return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
+                                 "kernel_shape has %zu values for %d spatial dims", nks, nsp);
+        for (int i = 0; i < nsp; i++)
+            if (ks[i] != w->dims[2 + i])
+                return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
+                                     "kernel_shape[%d]=%lld does not match W dim %lld", i,
+                                     (long long)ks[i], (long long)w->dims[2 + i]);
+    }
+    ML_TRY(nn_geom_init(node, nsp, x->dims + 2, w->dims + 2, false, &cd->g));
+    cd->kvol = nn_prod(nsp, w->dims + 2);
+    cd->in_sp = nn_prod(nsp, x->dims + 2);
+    cd->out_sp = nn_prod(nsp, cd->g.out);
+    /* BLAS takes int sizes: every GEMM dimension must fit */
+    int64_t rows = nn_mul_sat(cd->Cg, cd->kvol);
+    if (rows > NN_MAX_SCRATCH / (cd->out_sp ? cd->out_sp : 1) || cd->out_sp > INT32_MAX ||
+        rows > INT32_MAX || cd->Mg > INT32_MAX)
+        return ml_node_error(node, ML_ERR_RESOURCE_EXHAUSTED,
+                             "the convolution is too large (%lld x %lld column matrix)",
+                             (long long)rows, (long long)cd->out_sp);
+    cd->out_rank = x->rank;
+    cd->out_dims[0] = cd->N;
+    cd->out_dims[1] = cd->M;
+    for (int i = 0; i < nsp; i++) cd->out_dims[2 + i] = cd->g.out[i];
+    return ML_STATUS_OK;
+}
+
+static bool conv_is_pointwise(const nn_conv_dims *cd) {
+    if (cd->kvol != 1) return false;
+    for (int i = 0; i < cd->g.nsp; i++)
+        if (cd->g.s[i] != 1 || cd->g.pb[i] != 0 || cd->g.pe[i] != 0) return false;
+    return true;
+}
+
+#define CONV_IMPL(T, GEMM)                                                                         \
+    typedef struct im2col_##T {                                                                    \
+        const nn_conv_dims *cd;                                                                    \
+        const T *x; /* one group of one image: Cg x in_sp */                                       \
+        T *col;     /* (Cg*kvol) x out_sp */                                                       \
+    } im2col_##T;                                                                                  \
+                                                                                                   \
+    static void im2col_rows_##T(void *arg, size_t begin, size_t end) {                             \
+        const im2col_##T *a = arg;                                                                 \
+        const nn_conv_dims *cd = a->cd;                                                            \
+        const nn_geom *g = &cd->g;                                                                 \
+        int L = g->nsp - 1;                                                                        \
+        int64_t inner = g->out[L], outer = cd->out_sp / (inner ? inner : 1);                       \
+        for (size_t r = begin; r < end; r++) {                                                     \
+            int64_t c = (int64_t)r / cd->kvol, kk = (int64_t)r % cd->kvol;                         \
+            int64_t kc[ML_MAX_RANK];                                                               \
+            for (int i = L; i >= 0; i--) {                                                         \
+                kc[i] = kk % g->k[i];                                                              \
+                kk /= g->k[i];                                                                     \
+            }                                                                                      \
+            const T *xc = a->x + c * cd->in_sp;                                                    \
+            T *dst = a->col + (int64_t)r * cd->out_sp;                                             \
+            int64_t oi[ML_MAX_RANK] = {0};                                                         \
+            int64_t s = g->s[L], off0 = kc[L] * g->d[L] - g->pb[L], W = g->in[L];                  \
+            for (int64_t o = 0; o < outer; o++, dst += inner) {                                    \
+                int64_t xoff = 0;                                                                  \
+                bool valid = true;                                                                 \
+                for (int i = 0; i < L; i++) {                                                      \
+                    int64_t p = oi[i] * g->s[i] + kc[i] * g->d[i] - g->pb[i];                      \
+                    if (p < 0 || p >= g->in[i]) valid = false;                                     \
+                    xoff = xoff * g->in[i] + p;                                                    \
+                }                                                                                  \
+                if (!valid) {                                                                      \
+                    memset(dst, 0, sizeof(T) * (size_t)inner);                                     \
+                } else {                                                                           \
+                    const T *xrow = xc + xoff * W;                                                 \
+                    if (s == 1 && off0 >= 0 && off0 + inner <= W) {                                \
+                        memcpy(dst, xrow + off0, sizeof(T) * (size_t)inner);                       \
+                    } else {                                                                       \
+                        for (int64_t ow = 0; ow < inner; ow++) {                                   \
+                            int64_t iw = ow * s + off0;                                            \
+                            dst[ow] = (iw >= 0 && iw < W) ? xrow[iw] : (T)0;                       \
+                        }                                                                          \
+                    }                                                                              \
+                }                                                                                  \
+                for (int i = L - 1; i >= 0; i--) {                                                 \
+                    if (++oi[i] < g->out[i]) break;                                                \
+                    oi[i] = 0;                                                                     \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    /* One (image, group) slice: im2col (on `pool` when given) then GEMM. */                       \
+    static void conv_slice_##T(ml_threadpool *pool, const nn_conv_dims *cd, const T *x,            \
+                               const T *w, const T *b, T *y, int64_t n, int64_t gi, T *col,        \
+                               bool pointwise) {                                                   \
+        int64_t rows = cd->Cg * cd->kvol;                                                          \
+        const T *xg = x + (n * cd->C + gi * cd->Cg) * cd->in_sp;                                   \
+        T *yg = y + (n * cd->M + gi * cd->Mg) * cd->out_sp;                                        \
+        const T *wg = w + gi * cd->Mg * rows;                                                      \
+        if (cd->out_sp == 0 || cd->Mg == 0) return;                                                \
+        const T *bmat = xg;                                                                        \
+        if (!pointwise) {                                                                          \
+            im2col_##T job = {cd, xg, col};                                                        \
+            size_t chunk = (size_t)(4096 / (cd->out_sp + 1)) + 1;                                  \
+            ml_parallel_for(pool, (size_t)rows, chunk, im2col_rows_##T, &job);                     \
+            bmat = col;                                                                            \
+        }                                                                                          \
+        if (rows == 0)                                                                             \
+            memset(yg, 0, sizeof(T) * (size_t)(cd->Mg * cd->out_sp));                              \
+        else                                                                                       \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cd->Mg, (int)cd->out_sp,          \
+                 (int)rows, 1, wg, (int)rows, bmat, (int)cd->out_sp, 0, yg, (int)cd->out_sp);      \
+        if (b)                                                                                     \
+            for (int64_t m = 0; m < cd->Mg; m++) {                                                 \
+                T bv = b[gi * cd->Mg + m], *row = yg + m * cd->out_sp;                             \
+                for (int64_t i = 0; i < cd->out_sp; i++) row[i] += bv;                             \
+            }                                                                                      \
+    }                                                                                              \
+                                                                                                   \
+    typedef struct slices_##T {                                                                    \
+        const nn_conv_dims *cd;                                                                    \
+        const T *x, *w, *b;                                                                        \
+        T *y;                                                                                      \
+        bool pointwise;                                                                            \
+        int failed; /* set when a chunk could not get its column buffer */                         \
+    } slices_##T;                                                                                  \
+                                                                                                   \
+    /* Many small slices (grouped convs, batches): one slice per task, each                        \
+     * chunk with its own column buffer. */                                                        \
+    static void conv_slices_##T(void *arg, size_t begin, size_t end) {                             \
+        slices_##T *a = arg;                                                                       \
+        const nn_conv_dims *cd = a->cd;                                                            \
+        T *col = NULL;                                                                             \
+        if (!a->pointwise) {                                                                       \
+            col = malloc(sizeof(T) * (size_t)(cd->Cg * cd->kvol * cd->out_sp) + 1);                \
+            if (!col) {                                                                            \
+                __atomic_store_n(&a->failed, 1, __ATOMIC_RELAXED);                                 \
+                return;                                                                            \
+            }                                                                                      \
+        }                                                                                          \
+        for (size_t s = begin; s < end; s++)                                                       \
+            conv_slice_##T(NULL, cd, a->x, a->w, a->b, a->y, (int64_t)s / cd->G,                   \
+                           (int64_t)s % cd->G, col, a->pointwise);                                 \
+        free(col);                                                                                 \
+    }                                                                                              \
+                                                                                                   \
+    ml_status nn_conv_##T(const ml_node *node, ml_threadpool *pool, const nn_conv_dims *cd,        \
+                          const T *x, const T *w, const T *b, T *y) {                              \
+        int64_t rows = cd->Cg * cd->kvol, slices = cd->N * cd->G;                                  \
+        bool pointwise = conv_is_pointwise(cd);                                                    \
+        if (slices == 0 || cd->out_sp == 0) return ML_STATUS_OK;                                   \
+        size_t threads = ml_threadpool_size(pool);                                                 \
+        /* small GEMMs thread poorly inside BLAS: spread whole slices instead */                   \
+        if (threads > 1 && slices >= (int64_t)threads &&                                           \
+            (double)cd->Mg * (double)cd->out_sp * (double)rows < 16777216.0) {                     \
+            slices_##T job = {cd, x, w, b, y, pointwise, 0};                                       \
+            ml_parallel_for(pool, (size_t)slices, 1, conv_slices_##T, &job);                       \
+            if (!job.failed) return ML_STATUS_OK;                                                  \
+            /* out of memory in some chunk: fall through and redo serially */                      \
+        }                                                                                          \
+        T *col = NULL;                                                                             \
+        if (!pointwise) {                                                                          \
+            col = malloc(sizeof(T) * (size_t)(rows * cd->out_sp) + 1);                             \
+            if (!col)                                                                              \
+                return ml_node_error(node, ML_ERR_OUT_OF_MEMORY,                                   \
+                                     "no memory for a %lldx%lld im2col buffer", (long long)rows,   \
+                                     (long long)cd->out_sp);                                       \
+        }                                                                                          \
+        for (int64_t s = 0; s < slices; s++)                                                       \
+            conv_slice_##T(pool, cd, x, w, b, y, s / cd->G, s % cd->G, col, pointwise);            \
+        free(col);                                                                                 \
+        return ML_STATUS_OK;                                                                       \
+    }
+
+CONV_IMPL(float, cblas_sgemm)
+CONV_IMPL(double, cblas_dgemm)
+
+/* Depthwise 2-D convolution (one input channel per group), computed
+ * directly: for each kernel tap a multiply-add along the output row, which
+ * vectorises; im2col + GEMM would run a GEMM with a single output row. */
+typedef struct dw_job {
+    const nn_conv_dims *cd;
+    const float *x, *w, *b;
+    float *y;
+    const int64_t *owr; /* per kernel column: output range [ow0, ow1) inside the input */
+} dw_job;
+
+static void dw_planes(void *arg, size_t begin, size_t end) {
+    const dw_job *j = arg;
+    const nn_conv_dims *cd = j->cd;
+    const nn_geom *g = &cd->g;
+    int64_t H = g->in[0], W = g->in[1], OH = g->out[0], OW = g->out[1], KH = g->k[0], KW = g->k[1];
+    int64_t sh = g->s[0], sw = g->s[1], dh = g->d[0], dw = g->d[1], ph = g->pb[0], pw = g->pb[1];
+    for (size_t plane = begin; plane < end; plane++) {
+        int64_t n = (int64_t)plane / cd->M, m = (int64_t)plane % cd->M, c = m / cd->Mg;
+        const float *xp = j->x + (n * cd->C + c) * cd->in_sp;
+        const float *wm = j->w + m * KH * KW;
+        float *yp = j->y + (int64_t)plane * cd->out_sp;
+        float bias = j->b ? j->b[m] : 0.0f;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            float *yr = yp + oh * OW;
+            for (int64_t ow = 0; ow < OW; ow++) yr[ow] = bias;
+            for (int64_t kh = 0; kh < KH; kh++) {
+                int64_t ih = oh * sh - ph + kh * dh;
+                if (ih < 0 || ih >= H) continue;
+                const float *row = xp + ih * W;
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    float wv = wm[kh * KW + kw];
+                    int64_t off = kw * dw - pw; /* iw = ow * sw + off >= 0 in [ow0, ow1) */
+                    int64_t ow0 = j->owr[2 * kw], ow1 = j->owr[2 * kw + 1];
+                    if (sw == 1)
+                        for (int64_t ow = ow0; ow < ow1; ow++) yr[ow] += wv * row[ow + off];
+                    else
+                        for (int64_t ow = ow0; ow < ow1; ow++) yr[ow] += wv * row[ow * sw + off];
+                }
+            }
+        }
+    }
+}
+
+static bool conv_depthwise_f32(ml_threadpool *pool, const nn_conv_dims *cd, const float *x,
+                               const float *w, const float *b, float *y) {
+    const nn_geom *g = &cd->g;
+    if (g->nsp != 2 || cd->Cg != 1 || cd->G == 1 || g->k[1] > 4096) return false;
+    int64_t KW = g->k[1], W = g->in[1], sw = g->s[1];
+    int64_t *owr = malloc(sizeof(int64_t) * (size_t)(2 * KW + 1));
+    if (!owr) return false;
+    for (int64_t kw = 0; kw < KW; kw++) {
+        int64_t off = kw * g->d[1] - g->pb[1]; /* iw = ow * sw + off */
+        int64_t ow0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        int64_t ow1 = W - off > 0 ? (W - off + sw - 1) / sw : 0;
+        if (ow1 > g->out[1]) ow1 = g->out[1];
+        if (ow0 > ow1) ow0 = ow1;
+        owr[2 * kw] = ow0;
+        owr[2 * kw + 1] = ow1;
+    }
+    dw_job j = {cd, x, w, b, y, owr};
+    ml_parallel_for(pool, (size_t)(cd->N * cd->M),
+                    (size_t)(8192 / (cd->out_sp * KW * g->k[0] + 1)) + 1, dw_planes, &j);
+    free(owr);
+    return true;
+}
+
+/* Largest reduction chunk whose partial dot products stay exact in float:
+ * every |product| <= max_prod, so chunk * max_prod must stay <= 2^24. */
+int64_t nn_exact_chunk(double max_prod) {
+    if (max_prod < 1.0) return INT32_MAX;
+    double c = 16777216.0 / max_prod;
+    return c < 1.0 ? 1 : (c > (double)INT32_MAX ? INT32_MAX : (int64_t)c);
+}
+
+ml_status nn_conv_exact_f32(const ml_node *node, ml_threadpool *pool, const nn_conv_dims *cd,
+                            const float *x, const float *w, double max_prod, double *acc) {
+    int64_t rows = cd->Cg * cd->kvol, slices = cd->N * cd->G, kc = nn_exact_chunk(max_prod);
+    if (slices == 0 || cd->out_sp == 0 || cd->Mg == 0) return ML_STATUS_OK;
+    bool pointwise = conv_is_pointwise(cd);
+    size_t nt = (size_t)(cd->Mg * cd->out_sp);
+    float *col = pointwise ? NULL : malloc(sizeof(float) * (size_t)(rows * cd->out_sp) + 1);
+    float *tmp = malloc(sizeof(float) * nt + 1);
+    if ((!pointwise && !col) || !tmp) {
+        free(col);
+        free(tmp);
+        return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory for the integer convolution");
+    }
+    for (int64_t s = 0; s < slices; s++) {
+        int64_t n = s / cd->G, gi = s % cd->G;
+        const float *xg = x + (n * cd->C + gi * cd->Cg) * cd->in_sp, *bmat = xg;
+        const float *wg = w + gi * cd->Mg * rows;
+        double *ag = acc + (n * cd->M + gi * cd->Mg) * cd->out_sp;
+        for (size_t i = 0; i < nt; i++) ag[i] = 0.0;
+        if (!pointwise) {
+            im2col_float job = {cd, xg, col};
+            ml_parallel_for(pool, (size_t)rows, (size_t)(4096 / (cd->out_sp + 1)) + 1,
+                            im2col_rows_float, &job);
+            bmat = col;
+        }
+        for (int64_t k0 = 0; k0 < rows; k0 += kc) {
+            int64_t kl = rows - k0 < kc ? rows - k0 : kc;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cd->Mg, (int)cd->out_sp,
+                        (int)kl, 1.0f, wg + k0, (int)rows, bmat + k0 * cd->out_sp, (int)cd->out_sp,
+                        0.0f, tmp, (int)cd->out_sp);
+            for (size_t i = 0; i < nt; i++) ag[i] += tmp[i];
+        }
+    }
+    free(col);
+    free(tmp);
+    return ML_STATUS_OK;
+}
+
+ml_status nn_conv_f32(const ml_node *node, ml_threadpool *pool, const nn_conv_dims *cd,
+                      const float *x, const float *w, const float *b, float *y) {
+    if (conv_depthwise_f32(pool, cd, x, w, b, y)) return ML_STATUS_OK;
+    return nn_conv_float(node, pool, cd, x, w, b, y);
+}
+
+ml_status nn_conv_f64(const ml_node *node, ml_threadpool *pool, const nn_conv_dims *cd,
+                      const double *x, const double *w, const double *b, double *y) {
+    return nn_conv_double(node, pool, cd, x, w, b, y);
+}
+
+static ml_status conv_run(ml_kernel_ctx *ctx) {
+    const ml_node *node = ctx->node;
+    const ml_tensor *x, *w, *b = ml_input(ctx, 2);
+    ML_TRY(ml_require_input(ctx, 0, &x));
+    ML_TRY(ml_require_input(ctx, 1, &w));
+    if (!nn_is_float(x->dtype) || w->dtype != x->dtype || (b && b->dtype != x->dtype))
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
+                             "X, W and B must share one float type (got %s, %s)",
+                             ml_dtype_name(x->dtype), ml_dtype_name(w->dtype));
+    nn_conv_dims cd;
+    ML_TRY(nn_conv_dims_init(node, x, w, &cd));
+    if (b && (b->rank != 1 || b->dims[0] != cd.M))
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT, "B must be 1-D of size M=%lld",
+                             (long long)cd.M);
+    ml_tensor *y;
+    ML_TRY(ml_output_tensor(ctx, 0, x->dtype, cd.out_rank, cd.out_dims, &y));
+    if (ml_tensor_numel(y) == 0) return ML_STATUS_OK; /* loops below may span huge empty dims */
+    if (x->dtype == ML_DOUBLE)
+        return nn_conv_f64(node, ctx->pool, &cd, x->data, w->data, b ? b->data : NULL, y->data);
+    const float *fx = NULL, *fw = NULL, *fb = NULL;
+    float *ox = NULL, *ow = NULL, *ob = NULL, *fy = NULL, *oy = NULL;
+    ml_status st = nn_f32_view(node, x, &fx, &ox);
+    if (!st && node->state)
+        fw = node->state; /* packed at load time */
+    else if (!st)
+        st = nn_f32_view(node, w, &fw, &ow);
+    if (!st && b) st = nn_f32_view(node, b, &fb, &ob);
+    if (!st) st = nn_f32_target(node, y, &fy, &oy);
+    if (!st) st = nn_conv_f32(node, ctx->pool, &cd, fx, fw, fb, fy);
+    if (!st)
+        nn_f32_commit(y, oy);
+    else
+        free(oy);
+    free(ox);
+    free(ow);
+    free(ob);
+    return st;
+}
+
+ml_status nn_conv_transpose_run(ml_kernel_ctx *ctx);
+
+static ml_status pack_w_init(const ml_node *node, void **state) {
+    *state = NULL;
+    ML_TRY(nn_check_spatial_attrs(node, false));
+    return nn_pack_f32_init(node, 1, state);
+}
+
 const ml_kernel ml_kernels_conv[] = {
+    {"", "Conv", 1, 0, pack_w_init, free, conv_run},
+    {"", "ConvTranspose", 1, 0, pack_w_init, free, nn_conv_transpose_run},
     {0},
 };

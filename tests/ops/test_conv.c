@@ -1,0 +1,315 @@
+/* Conv and ConvTranspose against naive reference loops, over strides, pads,
+ * dilations, groups (incl. depthwise), auto_pad, 1-D/3-D and dtypes. */
+#include <stdlib.h>
+
+#include "core/dtype.h"
+#include "core/threadpool.h"
+#include "ops/conv_internal.h"
+#include "ops/harness.h"
+#include "test.h"
+
+typedef struct cfg {
+    int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+} cfg;
+
+static void fill(float *v, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        v[i] = (float)((seed >> 16) % 2001) / 1000.0f - 1.0f;
+    }
+}
+
+static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1) {
+    return (in + p0 + p1 - ((k - 1) * d + 1)) / s + 1;
+}
+
+static void ref_conv(const cfg *c, const float *x, const float *w, const float *b, float *y) {
+    int64_t OH = conv_out(c->H, c->kh, c->sh, c->dh, c->pt, c->pb);
+    int64_t OW = conv_out(c->W, c->kw, c->sw, c->dw, c->pl, c->pr);
+    int64_t Cg = c->C / c->G, Mg = c->M / c->G;
+    for (int64_t n = 0; n < c->N; n++)
+        for (int64_t m = 0; m < c->M; m++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double acc = b ? b[m] : 0;
+                    int64_t g = m / Mg;
+                    for (int64_t ci = 0; ci < Cg; ci++)
+                        for (int64_t i = 0; i < c->kh; i++)
+                            for (int64_t j = 0; j < c->kw; j++) {
+                                int64_t ih = oh * c->sh - c->pt + i * c->dh;
+                                int64_t iw = ow * c->sw - c->pl + j * c->dw;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
+                                acc += x[((n * c->C + g * Cg + ci) * c->H + ih) * c->W + iw] *
+                                       w[((m * Cg + ci) * c->kh + i) * c->kw + j];
+                            }
+                    y[((n * c->M + m) * OH + oh) * OW + ow] = (float)acc;
+                }
+}
+
+static void run_conv_case(const cfg *c, bool bias) {
+    int64_t xd[] = {c->N, c->C, c->H, c->W}, wd[] = {c->M, c->C / c->G, c->kh, c->kw},
+            bd[] = {c->M};
+    size_t nx = (size_t)(c->N * c->C * c->H * c->W),
+           nw = (size_t)(c->M * (c->C / c->G) * c->kh * c->kw);
+    float *x = malloc(nx * sizeof(float) + 4), *w = malloc(nw * sizeof(float) + 4), bv[64];
+    fill(x, nx, 1);
+    fill(w, nw, 2);
+    fill(bv, (size_t)c->M, 3);
+    ml_tensor *tx = ml_test_f32(4, xd, x), *tw = ml_test_f32(4, wd, w),
+              *tb = ml_test_f32(1, bd, bv);
+    int64_t st[] = {c->sh, c->sw}, dl[] = {c->dh, c->dw}, pads[] = {c->pt, c->pl, c->pb, c->pr};
+    ml_attr attrs[] = {ml_test_attr_ints("strides", st, 2), ml_test_attr_ints("dilations", dl, 2),
+                       ml_test_attr_ints("pads", pads, 4), ml_test_attr_int("group", c->G)};
+    ml_tensor *y = NULL;
+    CHECK_OK(ml_test_run("", "Conv", 11, attrs, 4, bias ? 3 : 2, (const ml_tensor *[]){tx, tw, tb},
+                         1, &y));
+    int64_t OH = conv_out(c->H, c->kh, c->sh, c->dh, c->pt, c->pb);
+    int64_t OW = conv_out(c->W, c->kw, c->sw, c->dw, c->pl, c->pr);
+    size_t ny = (size_t)(c->N * c->M * OH * OW);
+    float *want = malloc(ny * sizeof(float) + 4);
+    ref_conv(c, x, w, bias ? bv : NULL, want);
+    CHECK(y != NULL);
+    if (y) {
+        CHECK(y->rank == 4 && y->dims[0] == c->N && y->dims[1] == c->M && y->dims[2] == OH &&
+              y->dims[3] == OW);
+        if (ml_tensor_numel(y) == ny)
+            for (size_t i = 0; i < ny; i++) CHECK_NEAR(((float *)y->data)[i], want[i], 1e-4);
+    }
+    ml_tensor_free(y);
+    ml_tensor_free(tx);
+    ml_tensor_free(tw);
+    ml_tensor_free(tb);
+    free(x);
+    free(w);
+    free(want);
+}
+
+static void test_conv_2d_variants(void) {
+    cfg cases[] = {
+        {1, 3, 5, 5, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* same-size 3x3 */
+        {2, 4, 7, 6, 6, 2, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1}, /* groups, strides, asymmetric pads */
+        {1, 2, 8, 8, 2, 1, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, /* dilation */
+        {1, 6, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* depthwise */
+        {2, 3, 5, 6, 6, 3, 3, 3, 2, 1, 1, 2, 1, 0, 2, 1}, /* depthwise x2 multiplier, dilated */
+        {1, 4, 9, 9, 4, 4, 3, 3, 2, 3, 1, 1, 0, 1, 1, 2}, /* depthwise strided */
+        {2, 5, 4, 3, 7, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, /* pointwise fast path */
+        {1, 3, 9, 9, 2, 1, 1, 1, 3, 2, 1, 1, 0, 0, 0, 0}, /* strided 1x1 */
+        {1, 1, 3, 3, 1, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0}, /* single output */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_conv_case(&cases[i], true);
+        run_conv_case(&cases[i], false);
+    }
+}
+
+static void test_conv_auto_pad_1d_3d(void) {
+    /* 1-D SAME_LOWER, stride 2: out = ceil(5/2) = 3, total pad 2 -> 1/1 */
+    float x[] = {1, 2, 3, 4, 5}, w[] = {1, 1, 1};
+    ml_tensor *tx = ml_test_f32(3, (int64_t[]){1, 1, 5}, x),
+              *tw = ml_test_f32(3, (int64_t[]){1, 1, 3}, w);
+    int64_t st[] = {2};
+    ml_attr attrs[] = {ml_test_attr_string("auto_pad", "SAME_LOWER"),
+                       ml_test_attr_ints("strides", st, 1)};
+    ml_tensor *y = NULL;
+    CHECK_OK(ml_test_run("", "Conv", 11, attrs, 2, 2, (const ml_tensor *[]){tx, tw}, 1, &y));
+    CHECK(y && y->rank == 3 && y->dims[2] == 3);
+    if (y && y->dims[2] == 3) {
+        float *d = y->data;
+        CHECK_NEAR(d[0], 3, 1e-6);
+        CHECK_NEAR(d[1], 9, 1e-6);
+        CHECK_NEAR(d[2], 9, 1e-6);
+    }
+    ml_tensor_free(y);
+    /* SAME_UPPER with an even kernel puts the extra pad at the end */
+    float w2[] = {1, 1};
+    ml_tensor *tw2 = ml_test_f32(3, (int64_t[]){1, 1, 2}, w2);
+    ml_attr up = ml_test_attr_string("auto_pad", "SAME_UPPER");
+    CHECK_OK(ml_test_run("", "Conv", 11, &up, 1, 2, (const ml_tensor *[]){tx, tw2}, 1, &y));
+    if (y) {
+        float *d = y->data;
+        CHECK(y->dims[2] == 5);
+        CHECK_NEAR(d[0], 3, 1e-6);
+        CHECK_NEAR(d[4], 5, 1e-6);
+    }
+    ml_tensor_free(y);
+    /* 3-D: a 2x2x2 box sum over a 3x3x3 cube of ones gives 8 everywhere */
+    float cube[27], box[8];
+    for (int i = 0; i < 27; i++) cube[i] = 1;
+    for (int i = 0; i < 8; i++) box[i] = 1;
+    ml_tensor *t3 = ml_test_f32(5, (int64_t[]){1, 1, 3, 3, 3}, cube),
+              *k3 = ml_test_f32(5, (int64_t[]){1, 1, 2, 2, 2}, box);
+    CHECK_OK(ml_test_run("", "Conv", 11, NULL, 0, 2, (const ml_tensor *[]){t3, k3}, 1, &y));
+    CHECK(y && y->rank == 5 && y->dims[2] == 2 && y->dims[3] == 2 && y->dims[4] == 2);
+    if (y)
+        for (size_t i = 0; i < ml_tensor_numel(y); i++) CHECK_NEAR(((float *)y->data)[i], 8, 1e-6);
+    ml_tensor_free(y);
+    ml_tensor_free(tx);
+    ml_tensor_free(tw);
+    ml_tensor_free(tw2);
+    ml_tensor_free(t3);
+    ml_tensor_free(k3);
+}
+
+static void test_conv_dtypes_and_errors(void) {
+    double x[] = {1, 2, 3, 4}, w[] = {0.5};
+    ml_tensor *tx = ml_test_tensor(ML_DOUBLE, 4, (int64_t[]){1, 1, 2, 2}, x),
+              *tw = ml_test_tensor(ML_DOUBLE, 4, (int64_t[]){1, 1, 1, 1}, w);
+    ml_tensor *y = NULL;
+    CHECK_OK(ml_test_run("", "Conv", 11, NULL, 0, 2, (const ml_tensor *[]){tx, tw}, 1, &y));
+    CHECK(y && y->dtype == ML_DOUBLE && ((double *)y->data)[3] == 2.0);
+    ml_tensor_free(y);
+    uint16_t hx[] = {ml_float_to_fp16(1), ml_float_to_fp16(2)}, hw[] = {ml_float_to_fp16(3)};
+    ml_tensor *fx = ml_test_tensor(ML_FLOAT16, 3, (int64_t[]){1, 1, 2}, hx),
+              *fw = ml_test_tensor(ML_FLOAT16, 3, (int64_t[]){1, 1, 1}, hw);
+    CHECK_OK(ml_test_run("", "Conv", 11, NULL, 0, 2, (const ml_tensor *[]){fx, fw}, 1, &y));
+    CHECK(y && y->dtype == ML_FLOAT16 && ml_fp16_to_float(((uint16_t *)y->data)[1]) == 6.0f);
+    ml_tensor_free(y);
+    /* empty batch */
+    ml_tensor *ex = ml_test_f32(4, (int64_t[]){0, 1, 2, 2}, NULL),
+              *ew = ml_test_f32(4, (int64_t[]){3, 1, 1, 1}, NULL);
+    CHECK_OK(ml_test_run("", "Conv", 11, NULL, 0, 2, (const ml_tensor *[]){ex, ew}, 1, &y));
+    CHECK(y && y->dims[0] == 0 && y->dims[1] == 3);
+    ml_tensor_free(y);
+    ml_tensor *out;
+    ml_tensor *x4 = ml_test_f32(4, (int64_t[]){1, 4, 3, 3}, NULL),
+              *w3 = ml_test_f32(4, (int64_t[]){2, 3, 1, 1}, NULL),
+              *big = ml_test_f32(4, (int64_t[]){1, 4, 5, 5}, NULL);
+    CHECK_ERR(ml_test_run("", "Conv", 11, NULL, 0, 2, (const ml_tensor *[]){x4, w3}, 1, &out),
+              ML_ERR_INVALID_ARGUMENT); /* channel mismatch */
+    ml_attr g3 = ml_test_attr_int("group", 3);
+    CHECK_ERR(ml_test_run("", "Conv", 11, &g3, 1, 2, (const ml_tensor *[]){x4, w3}, 1, &out),
+              ML_ERR_INVALID_ARGUMENT); /* group does not divide */
+    CHECK_ERR(ml_test_run("", "Conv", 11, NULL, 0, 2, (const ml_tensor *[]){x4, big}, 1, &out),
+              ML_ERR_INVALID_ARGUMENT); /* kernel larger than input */
+    ml_attr ap = ml_test_attr_string("auto_pad", "SAME");
+    ml_tensor *w4 = ml_test_f32(4, (int64_t[]){1, 4, 1, 1}, NULL);
+    CHECK_ERR(ml_test_run("", "Conv", 11, &ap, 1, 2, (const ml_tensor *[]){x4, w4}, 1, &out),
+              ML_ERR_INVALID_ARGUMENT);
+    int64_t neg[] = {-1, 0, 0, 0};
+    ml_attr np = ml_test_attr_ints("pads", neg, 4);
+    CHECK_ERR(ml_test_run("", "Conv", 11, &np, 1, 2, (const ml_tensor *[]){x4, w4}, 1, &out),
+              ML_ERR_INVALID_ARGUMENT);
+    /* hostile pads: the output size is refused before any allocation */
+    int64_t huge[] = {1 << 29, 1 << 29, 1 << 29, 1 << 29, 1 << 29, 1 << 29};
+    ml_attr hp = ml_test_attr_ints("pads", huge, 6);
+    ml_tensor *c3 = ml_test_f32(5, (int64_t[]){1, 1, 1, 1, 1}, NULL),
+              *k3 = ml_test_f32(5, (int64_t[]){1, 1, 1, 1, 1}, NULL);
+    CHECK_ERR(ml_test_run("", "Conv", 11, &hp, 1, 2, (const ml_tensor *[]){c3, k3}, 1, &out),
+              ML_ERR_RESOURCE_EXHAUSTED);
+    ml_tensor_free(c3);
+    ml_tensor_free(k3);
+    ml_tensor_free(tx);
+    ml_tensor_free(tw);
+    ml_tensor_free(fx);
+    ml_tensor_free(fw);
+    ml_tensor_free(ex);
+    ml_tensor_free(ew);
+    ml_tensor_free(x4);
+    ml_tensor_free(w3);
+    ml_tensor_free(w4);
+    ml_tensor_free(big);
+}
+
+/* ConvTranspose reference: scatter every input into the output window. */
+static void test_conv_transpose(void) {
+    int64_t N = 2, C = 4, H = 3, W = 4, G = 2, Mg = 3, kh = 3, kw = 2, sh = 2, sw = 3, dh = 2,
+            dw = 1;
+    int64_t pt = 1, pl = 0, pb = 2, pr = 1, oph = 1, opw = 0;
+    int64_t OH = sh * (H - 1) + oph + (kh - 1) * dh + 1 - pt - pb;
+    int64_t OW = sw * (W - 1) + opw + (kw - 1) * dw + 1 - pl - pr;
+    int64_t M = Mg * G, Cg = C / G;
+    float x[2 * 4 * 3 * 4], w[4 * 3 * 3 * 2], b[6];
+    fill(x, sizeof x / sizeof x[0], 5);
+    fill(w, sizeof w / sizeof w[0], 6);
+    fill(b, 6, 7);
+    float *want = calloc((size_t)(N * M * OH * OW), sizeof(float));
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t ih = 0; ih < H; ih++)
+                for (int64_t iw = 0; iw < W; iw++)
+                    for (int64_t m = 0; m < Mg; m++)
+                        for (int64_t i = 0; i < kh; i++)
+                            for (int64_t j = 0; j < kw; j++) {
+                                int64_t oh = ih * sh - pt + i * dh, ow = iw * sw - pl + j * dw;
+                                if (oh < 0 || oh >= OH || ow < 0 || ow >= OW) continue;
+                                int64_t g = c / Cg, om = g * Mg + m;
+                                want[((n * M + om) * OH + oh) * OW + ow] +=
+                                    x[((n * C + c) * H + ih) * W + iw] *
+                                    w[((c * Mg + m) * kh + i) * kw + j];
+                            }
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t i = 0; i < OH * OW; i++) want[(n * M + m) * OH * OW + i] += b[m];
+    ml_tensor *tx = ml_test_f32(4, (int64_t[]){N, C, H, W}, x),
+              *tw = ml_test_f32(4, (int64_t[]){C, Mg, kh, kw}, w),
+              *tb = ml_test_f32(1, (int64_t[]){M}, b);
+    int64_t st[] = {sh, sw}, dl[] = {dh, dw}, pads[] = {pt, pl, pb, pr}, op[] = {oph, opw};
+    ml_attr attrs[] = {ml_test_attr_ints("strides", st, 2), ml_test_attr_ints("dilations", dl, 2),
+                       ml_test_attr_ints("pads", pads, 4),
+                       ml_test_attr_ints("output_padding", op, 2), ml_test_attr_int("group", G)};
+    ml_tensor *y = NULL;
+    CHECK_OK(ml_test_run("", "ConvTranspose", 11, attrs, 5, 3, (const ml_tensor *[]){tx, tw, tb}, 1,
+                         &y));
+    CHECK(y && y->dims[0] == N && y->dims[1] == M && y->dims[2] == OH && y->dims[3] == OW);
+    if (y && y->dims[2] == OH && y->dims[3] == OW)
+        for (size_t i = 0; i < ml_tensor_numel(y); i++)
+            CHECK_NEAR(((float *)y->data)[i], want[i], 1e-4);
+    ml_tensor_free(y);
+    /* output_shape larger than the natural size pads zeros at the end */
+    int64_t os[] = {OH + 2, OW + 1};
+    ml_attr attrs2[] = {ml_test_attr_ints("strides", st, 2), ml_test_attr_ints("dilations", dl, 2),
+                        ml_test_attr_ints("output_shape", os, 2), ml_test_attr_int("group", G)};
+    CHECK_OK(
+        ml_test_run("", "ConvTranspose", 11, attrs2, 4, 2, (const ml_tensor *[]){tx, tw}, 1, &y));
+    CHECK(y && y->dims[2] == OH + 2 && y->dims[3] == OW + 1);
+    ml_tensor_free(y);
+    ml_tensor *out;
+    ml_tensor *badw = ml_test_f32(4, (int64_t[]){3, Mg, kh, kw}, NULL);
+    CHECK_ERR(
+        ml_test_run("", "ConvTranspose", 11, attrs, 5, 2, (const ml_tensor *[]){tx, badw}, 1, &out),
+        ML_ERR_INVALID_ARGUMENT);
+    free(want);
+    ml_tensor_free(tx);
+    ml_tensor_free(tw);
+    ml_tensor_free(tb);
+    ml_tensor_free(badw);
+}
+
+/* The slice-parallel path (several images x groups on a thread pool) must
+ * match the serial one exactly. */
+static void test_conv_thread_pool(void) {
+    ml_threadpool *pool = NULL;
+    CHECK_OK(ml_threadpool_create(3, &pool));
+    if (!pool) return;
+    int64_t xd[] = {3, 4, 6, 5}, wd[] = {6, 2, 3, 3};
+    float x[3 * 4 * 6 * 5], w[6 * 2 * 3 * 3], b[6];
+    fill(x, sizeof x / sizeof x[0], 11);
+    fill(w, sizeof w / sizeof w[0], 12);
+    fill(b, 6, 13);
+    ml_tensor *tx = ml_test_f32(4, xd, x), *tw = ml_test_f32(4, wd, w);
+    int64_t pads[] = {1, 0, 1, 2};
+    ml_attr attrs[] = {ml_test_attr_int("group", 2), ml_test_attr_ints("pads", pads, 4)};
+    ml_node node = {
+        .name = "c", .op_type = "Conv", .domain = "", .opset = 11, .n_attrs = 2, .attrs = attrs};
+    nn_conv_dims cd;
+    CHECK_OK(nn_conv_dims_init(&node, tx, tw, &cd));
+    size_t ny = (size_t)(cd.N * cd.M * cd.out_sp);
+    float *y1 = malloc(ny * sizeof(float)), *y2 = malloc(ny * sizeof(float));
+    CHECK_OK(nn_conv_f32(&node, NULL, &cd, x, w, b, y1));
+    CHECK_OK(nn_conv_f32(&node, pool, &cd, x, w, b, y2));
+    for (size_t i = 0; i < ny; i++) CHECK(y1[i] == y2[i]);
+    free(y1);
+    free(y2);
+    ml_tensor_free(tx);
+    ml_tensor_free(tw);
+    ml_threadpool_destroy(pool);
+}
+
+int main(void) {
+    RUN(test_conv_2d_variants);
+    RUN(test_conv_auto_pad_1d_3d);
+    RUN(test_conv_dtypes_and_errors);
+    RUN(test_conv_transpose);
+    RUN(test_conv_thread_pool);
+    return TEST_SUMMARY();
+}
