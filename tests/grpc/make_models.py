@@ -30,10 +30,10 @@ def main(out):
         [helper.make_tensor_value_info("sum", TensorProto.FLOAT, [-1, 2])]),
         "kind: Model\nname: add\n")
 
-    # "slow": 100 chained 512x512 matrix products, for deadline tests.
+    # "slow": 200 chained 512x512 matrix products (~27 GFLOP at 256 rows), for deadline tests.
     w = numpy_helper.from_array((np.eye(512, dtype=np.float32) * 0.5), "w")
     nodes, cur = [], "x"
-    for i in range(100):
+    for i in range(200):
         nodes.append(helper.make_node("MatMul", [cur, "w"], [f"h{i}"]))
         cur = f"h{i}"
     nodes.append(helper.make_node("Identity", [cur], ["y"]))

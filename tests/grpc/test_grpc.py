@@ -259,7 +259,7 @@ def run_checks(channel, kserve, tf):
 
     def deadline():
         slow = kv2.ModelInferRequest(model_name="slow")
-        slow.inputs.add(name="x", datatype="FP32", shape=[64, 512]).contents.fp32_contents.extend([1.0] * 64 * 512)
+        slow.inputs.add(name="x", datatype="FP32", shape=[256, 512]).contents.fp32_contents.extend([1.0] * 256 * 512)
         start = time.time()
         expect_code(lambda: kserve.ModelInfer(slow, timeout=0.05), grpc.StatusCode.DEADLINE_EXCEEDED)
         assert time.time() - start < 1.0, "the deadline did not end the call promptly"
