@@ -1,12 +1,13 @@
 /* Conv (1-D/2-D/3-D..., groups, dilations, strides, pads, auto_pad, bias):
  * im2col + GEMM per (image, group), with the column matrix skipped for 1x1
  * unit-stride unpadded kernels. ConvTranspose is in conv_transpose.c. */
-#include <cblas.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/conv_internal.h"
 #include "ops/families.h"
+#include "ops/linalg_internal.h"
 
 /* Elements above which a scratch buffer is refused (protects against
  * hostile shapes; 2^31 floats is 8 GiB). */
@@ -75,19 +76,86 @@ static bool conv_is_pointwise(const nn_conv_dims *cd) {
     return true;
 }
 
+/* im2col copies many short rows (a 28-wide feature map is 112 bytes): GCC
+ * would turn those loops into memcpy/memset calls costing more than the
+ * copy itself, so it is told to keep them inline. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN_INLINE_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NN_INLINE_LOOPS
+#endif
+
+/* Column-buffer elements per tile: 64 Ki floats (256 KiB) fit in L2 next to
+ * BLAS's packed copies. */
+#define NN_CONV_TILE_ELEMS ((int64_t)1 << 16)
+/* Per-thread buffers up to this size are kept between runs (bands are
+ * normally 256 KiB; this bounds what each request/pool thread holds). */
+#define NN_CONV_SCRATCH_KEEP ((size_t)8 << 20)
+
+typedef struct conv_scratch {
+    void *p;
+    size_t cap;
+} conv_scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_ok;
+
+static void scratch_release(void *v) {
+    conv_scratch *s = v;
+    free(s->p);
+    free(s);
+}
+
+static void scratch_key_init(void) {
+    scratch_ok = pthread_key_create(&scratch_key, scratch_release) == 0;
+}
+
+/* A per-thread column buffer of at least `bytes`, valid until the thread's
+ * next call (so at most one in use per thread: tasks never nest). Saves a
+ * malloc (often an mmap and page faults) per tile. NULL when out of memory
+ * or above NN_CONV_SCRATCH_KEEP. */
+static void *nn_conv_scratch(size_t bytes) {
+    pthread_once(&scratch_once, scratch_key_init);
+    /* huge tiles (one output row of a very deep conv) take the untiled path */
+    if (!scratch_ok || bytes > NN_CONV_SCRATCH_KEEP) return NULL;
+    conv_scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->cap < bytes) {
+        free(s->p);
+        s->cap = 0;
+        s->p = malloc(bytes + 64);
+        if (!s->p) return NULL;
+        s->cap = bytes;
+    }
+    return s->p;
+}
+
 #define CONV_IMPL(T, GEMM)                                                                         \
     typedef struct im2col_##T {                                                                    \
         const nn_conv_dims *cd;                                                                    \
         const T *x; /* one group of one image: Cg x in_sp */                                       \
-        T *col;     /* (Cg*kvol) x out_sp */                                                       \
+        T *col;     /* (Cg*kvol) x (o1-o0)*inner */                                                \
+        int64_t o0, o1; /* range of output positions over all but the last spatial dim */          \
     } im2col_##T;                                                                                  \
                                                                                                    \
-    static void im2col_rows_##T(void *arg, size_t begin, size_t end) {                             \
+    NN_INLINE_LOOPS static void im2col_rows_##T(void *arg, size_t begin, size_t end) {             \
         const im2col_##T *a = arg;                                                                 \
         const nn_conv_dims *cd = a->cd;                                                            \
         const nn_geom *g = &cd->g;                                                                 \
         int L = g->nsp - 1;                                                                        \
-        int64_t inner = g->out[L], outer = cd->out_sp / (inner ? inner : 1);                       \
+        int64_t inner = g->out[L], o0 = a->o0, ncol = (a->o1 - a->o0) * inner;                     \
+        int64_t oi0[ML_MAX_RANK] = {0};                                                            \
+        for (int64_t i = L - 1, q = o0; i >= 0; i--) {                                             \
+            oi0[i] = q % g->out[i];                                                                \
+            q /= g->out[i];                                                                        \
+        }                                                                                          \
         for (size_t r = begin; r < end; r++) {                                                     \
             int64_t c = (int64_t)r / cd->kvol, kk = (int64_t)r % cd->kvol;                         \
             int64_t kc[ML_MAX_RANK];                                                               \
@@ -96,10 +164,16 @@ static bool conv_is_pointwise(const nn_conv_dims *cd) {
                 kk /= g->k[i];                                                                     \
             }                                                                                      \
             const T *xc = a->x + c * cd->in_sp;                                                    \
-            T *dst = a->col + (int64_t)r * cd->out_sp;                                             \
-            int64_t oi[ML_MAX_RANK] = {0};                                                         \
+            T *dst = a->col + (int64_t)r * ncol;                                                   \
+            int64_t oi[ML_MAX_RANK];                                                               \
+            memcpy(oi, oi0, sizeof oi);                                                            \
             int64_t s = g->s[L], off0 = kc[L] * g->d[L] - g->pb[L], W = g->in[L];                  \
-            for (int64_t o = 0; o < outer; o++, dst += inner) {                                    \
+            /* outputs [ow0, ow1) read inside the row; the rest is padding */                      \
+            int64_t ow0 = off0 >= 0 ? 0 : (-off0 + s - 1) / s;                                     \
+            int64_t ow1 = W - off0 > 0 ? (W - off0 + s - 1) / s : 0;                               \
+            if (ow1 > inner) ow1 = inner;                                                          \
+            if (ow0 > ow1) ow0 = ow1;                                                              \
+            for (int64_t o = o0; o < a->o1; o++, dst += inner) {                                   \
                 int64_t xoff = 0;                                                                  \
                 bool valid = true;                                                                 \
                 for (int i = 0; i < L; i++) {                                                      \
@@ -111,14 +185,14 @@ static bool conv_is_pointwise(const nn_conv_dims *cd) {
                     memset(dst, 0, sizeof(T) * (size_t)inner);                                     \
                 } else {                                                                           \
                     const T *xrow = xc + xoff * W;                                                 \
-                    if (s == 1 && off0 >= 0 && off0 + inner <= W) {                                \
-                        memcpy(dst, xrow + off0, sizeof(T) * (size_t)inner);                       \
-                    } else {                                                                       \
-                        for (int64_t ow = 0; ow < inner; ow++) {                                   \
-                            int64_t iw = ow * s + off0;                                            \
-                            dst[ow] = (iw >= 0 && iw < W) ? xrow[iw] : (T)0;                       \
-                        }                                                                          \
-                    }                                                                              \
+                    for (int64_t ow = 0; ow < ow0; ow++) dst[ow] = (T)0;                           \
+                    if (s == 1 && ow1 - ow0 >= 64)                                                 \
+                        memcpy(dst + ow0, xrow + ow0 + off0, sizeof(T) * (size_t)(ow1 - ow0));     \
+                    else if (s == 1)                                                               \
+                        for (int64_t ow = ow0; ow < ow1; ow++) dst[ow] = xrow[ow + off0];          \
+                    else                                                                           \
+                        for (int64_t ow = ow0; ow < ow1; ow++) dst[ow] = xrow[ow * s + off0];      \
+                    for (int64_t ow = ow1; ow < inner; ow++) dst[ow] = (T)0;                       \
                 }                                                                                  \
                 for (int i = L - 1; i >= 0; i--) {                                                 \
                     if (++oi[i] < g->out[i]) break;                                                \
@@ -139,7 +213,7 @@ static bool conv_is_pointwise(const nn_conv_dims *cd) {
         if (cd->out_sp == 0 || cd->Mg == 0) return;                                                \
         const T *bmat = xg;                                                                        \
         if (!pointwise) {                                                                          \
-            im2col_##T job = {cd, xg, col};                                                        \
+            im2col_##T job = {cd, xg, col, 0, cd->out_sp / cd->g.out[cd->g.nsp - 1]};             \
             size_t chunk = (size_t)(4096 / (cd->out_sp + 1)) + 1;                                  \
             ml_parallel_for(pool, (size_t)rows, chunk, im2col_rows_##T, &job);                     \
             bmat = col;                                                                            \
@@ -147,8 +221,8 @@ static bool conv_is_pointwise(const nn_conv_dims *cd) {
         if (rows == 0)                                                                             \
             memset(yg, 0, sizeof(T) * (size_t)(cd->Mg * cd->out_sp));                              \
         else                                                                                       \
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cd->Mg, (int)cd->out_sp,          \
-                 (int)rows, 1, wg, (int)rows, bmat, (int)cd->out_sp, 0, yg, (int)cd->out_sp);      \
+            GEMM(pool, false, false, (int)cd->Mg, (int)cd->out_sp, (int)rows, 1, wg, (int)rows,    \
+                 bmat, (int)cd->out_sp, 0, yg, (int)cd->out_sp);                                   \
         if (b)                                                                                     \
             for (int64_t m = 0; m < cd->Mg; m++) {                                                 \
                 T bv = b[gi * cd->Mg + m], *row = yg + m * cd->out_sp;                             \
@@ -156,31 +230,57 @@ static bool conv_is_pointwise(const nn_conv_dims *cd) {
             }                                                                                      \
     }                                                                                              \
                                                                                                    \
-    typedef struct slices_##T {                                                                    \
+    typedef struct tiles_##T {                                                                     \
         const nn_conv_dims *cd;                                                                    \
         const T *x, *w, *b;                                                                        \
         T *y;                                                                                      \
         bool pointwise;                                                                            \
-        int failed; /* set when a chunk could not get its column buffer */                         \
-    } slices_##T;                                                                                  \
+        int64_t tile_outer, tiles; /* outer positions per tile, tiles per slice */                 \
+        int failed;                /* set when a task could not get its column buffer */           \
+    } tiles_##T;                                                                                   \
                                                                                                    \
-    /* Many small slices (grouped convs, batches): one slice per task, each                        \
-     * chunk with its own column buffer. */                                                        \
-    static void conv_slices_##T(void *arg, size_t begin, size_t end) {                             \
-        slices_##T *a = arg;                                                                       \
+    /* One task = a band of output positions of one (image, group) slice:                          \
+     * im2col of just that band into a cache-sized per-thread buffer, GEMM,                        \
+     * bias. Bands keep the column matrix in L2 between im2col, BLAS packing                       \
+     * and the kernel, and give the pool work even at batch 1. */                                  \
+    static void conv_tiles_##T(void *arg, size_t begin, size_t end) {                              \
+        tiles_##T *a = arg;                                                                        \
         const nn_conv_dims *cd = a->cd;                                                            \
-        T *col = NULL;                                                                             \
-        if (!a->pointwise) {                                                                       \
-            col = malloc(sizeof(T) * (size_t)(cd->Cg * cd->kvol * cd->out_sp) + 1);                \
-            if (!col) {                                                                            \
-                __atomic_store_n(&a->failed, 1, __ATOMIC_RELAXED);                                 \
-                return;                                                                            \
+        int64_t rows = cd->Cg * cd->kvol, inner = cd->g.out[cd->g.nsp - 1];                        \
+        int64_t outer = cd->out_sp / inner;                                                        \
+        for (size_t t = begin; t < end; t++) {                                                     \
+            int64_t sl = (int64_t)t / a->tiles, n = sl / cd->G, gi = sl % cd->G;                   \
+            int64_t o0 = ((int64_t)t % a->tiles) * a->tile_outer;                                  \
+            int64_t o1 = o0 + a->tile_outer < outer ? o0 + a->tile_outer : outer;                  \
+            int64_t ncol = (o1 - o0) * inner;                                                      \
+            const T *xg = a->x + (n * cd->C + gi * cd->Cg) * cd->in_sp;                            \
+            T *yg = a->y + (n * cd->M + gi * cd->Mg) * cd->out_sp + o0 * inner;                    \
+            const T *bmat = xg + o0 * inner;                                                       \
+            int ldb = (int)cd->out_sp;                                                             \
+            if (!a->pointwise) {                                                                   \
+                T *col = nn_conv_scratch(sizeof(T) * (size_t)(rows * ncol));                       \
+                if (!col) {                                                                        \
+                    __atomic_store_n(&a->failed, 1, __ATOMIC_RELAXED);                             \
+                    return;                                                                        \
+                }                                                                                  \
+                im2col_##T job = {cd, xg, col, o0, o1};                                            \
+                im2col_rows_##T(&job, 0, (size_t)rows);                                            \
+                bmat = col;                                                                        \
+                ldb = (int)ncol;                                                                   \
             }                                                                                      \
+            const T *wg = a->w + gi * cd->Mg * rows;                                               \
+            /* bias as the GEMM's starting C (beta 1): no second pass over Y */                    \
+            T beta = 0;                                                                            \
+            if (a->b) {                                                                            \
+                for (int64_t m = 0; m < cd->Mg; m++) {                                             \
+                    T bv = a->b[gi * cd->Mg + m], *row = yg + m * cd->out_sp;                      \
+                    for (int64_t i = 0; i < ncol; i++) row[i] = bv;                                \
+                }                                                                                  \
+                beta = 1;                                                                          \
+            }                                                                                      \
+            GEMM(NULL, false, false, (int)cd->Mg, (int)ncol, (int)rows, 1, wg, (int)rows, bmat,    \
+                 ldb, beta, yg, (int)cd->out_sp);                                                  \
         }                                                                                          \
-        for (size_t s = begin; s < end; s++)                                                       \
-            conv_slice_##T(NULL, cd, a->x, a->w, a->b, a->y, (int64_t)s / cd->G,                   \
-                           (int64_t)s % cd->G, col, a->pointwise);                                 \
-        free(col);                                                                                 \
     }                                                                                              \
                                                                                                    \
     ml_status nn_conv_##T(const ml_node *node, ml_threadpool *pool, const nn_conv_dims *cd,        \
@@ -189,17 +289,40 @@ static bool conv_is_pointwise(const nn_conv_dims *cd) {
         bool pointwise = conv_is_pointwise(cd);                                                    \
         if (slices == 0 || cd->out_sp == 0) return ML_STATUS_OK;                                   \
         size_t threads = ml_threadpool_size(pool);                                                 \
-        /* small GEMMs thread poorly inside BLAS: spread whole slices instead */                   \
-        if (threads > 1 && slices >= (int64_t)threads &&                                           \
-            (double)cd->Mg * (double)cd->out_sp * (double)rows < 16777216.0) {                     \
-            slices_##T job = {cd, x, w, b, y, pointwise, 0};                                       \
-            ml_parallel_for(pool, (size_t)slices, 1, conv_slices_##T, &job);                       \
-            if (!job.failed) return ML_STATUS_OK;                                                  \
-            /* out of memory in some chunk: fall through and redo serially */                      \
+        if (rows > 0 && cd->Mg > 0) {                                                              \
+            int64_t inner = cd->g.out[cd->g.nsp - 1], outer = cd->out_sp / inner;                  \
+            int64_t per = rows * inner; /* column-buffer elements per outer position */            \
+            int64_t tile_outer = NN_CONV_TILE_ELEMS / (per ? per : 1);                             \
+            if (tile_outer < 1) tile_outer = 1;                                                    \
+            if (tile_outer > outer) tile_outer = outer;                                            \
+            /* few slices (batch 1): smaller bands so every thread gets one,                       \
+             * unless the whole conv is too small to repay waking them */                          \
+            double work = (double)cd->Mg * (double)cd->out_sp * (double)rows * (double)slices;     \
+            if (threads > 1 && slices < (int64_t)threads && work >= NN_GEMM_PAR_MIN) {             \
+                int64_t per_slice = ((int64_t)threads + slices - 1) / slices;                      \
+                int64_t cap = (outer + per_slice - 1) / per_slice;                                 \
+                if (cap < tile_outer) tile_outer = cap;                                            \
+            }                                                                                      \
+            int64_t tiles = (outer + tile_outer - 1) / tile_outer;                                 \
+            /* enough independent tasks for the pool (any count when serial) */                    \
+            bool fits = pointwise || (size_t)(per * tile_outer) * sizeof(T) <= NN_CONV_SCRATCH_KEEP; \
+            if (fits && (threads == 1 || slices * tiles >= (int64_t)threads)) {                   \
+                tiles_##T job = {cd, x, w, b, y, pointwise, tile_outer, tiles, 0};                 \
+                /* chunks of at least half the threshold: tiny convs stay inline */                \
+                double task = (double)cd->Mg * (double)rows * (double)(tile_outer * inner);        \
+                double half = NN_GEMM_PAR_MIN / 2;                                                 \
+                size_t min_chunk = task >= half ? 1 : (size_t)(half / task) + 1;                   \
+                ml_parallel_for(pool, (size_t)(slices * tiles), min_chunk, conv_tiles_##T, &job);  \
+                if (!job.failed) return ML_STATUS_OK;                                              \
+                /* out of memory in some task: redo serially, reporting failure */                 \
+            }                                                                                      \
         }                                                                                          \
-        T *col = NULL;                                                                             \
+        /* one column matrix for the whole slice: the calling thread's                             \
+         * scratch when small enough, else a buffer for this run only */                           \
+        T *col = NULL, *owned = NULL;                                                              \
         if (!pointwise) {                                                                          \
-            col = malloc(sizeof(T) * (size_t)(rows * cd->out_sp) + 1);                             \
+            col = nn_conv_scratch(sizeof(T) * (size_t)(rows * cd->out_sp));                        \
+            if (!col) col = owned = malloc(sizeof(T) * (size_t)(rows * cd->out_sp) + 1);           \
             if (!col)                                                                              \
                 return ml_node_error(node, ML_ERR_OUT_OF_MEMORY,                                   \
                                      "no memory for a %lldx%lld im2col buffer", (long long)rows,   \
@@ -207,12 +330,12 @@ static bool conv_is_pointwise(const nn_conv_dims *cd) {
         }                                                                                          \
         for (int64_t s = 0; s < slices; s++)                                                       \
             conv_slice_##T(pool, cd, x, w, b, y, s / cd->G, s % cd->G, col, pointwise);            \
-        free(col);                                                                                 \
+        free(owned);                                                                               \
         return ML_STATUS_OK;                                                                       \
     }
 
-CONV_IMPL(float, cblas_sgemm)
-CONV_IMPL(double, cblas_dgemm)
+CONV_IMPL(float, nn_sgemm)
+CONV_IMPL(double, nn_dgemm)
 
 /* Depthwise 2-D convolution (one input channel per group), computed
  * directly: for each kernel tap a multiply-add along the output row, which
@@ -308,16 +431,16 @@ ml_status nn_conv_exact_f32(const ml_node *node, ml_threadpool *pool, const nn_c
         double *ag = acc + (n * cd->M + gi * cd->Mg) * cd->out_sp;
         for (size_t i = 0; i < nt; i++) ag[i] = 0.0;
         if (!pointwise) {
-            im2col_float job = {cd, xg, col};
+            im2col_float job = {cd, xg, col, 0, cd->out_sp / cd->g.out[cd->g.nsp - 1]};
             ml_parallel_for(pool, (size_t)rows, (size_t)(4096 / (cd->out_sp + 1)) + 1,
                             im2col_rows_float, &job);
             bmat = col;
         }
         for (int64_t k0 = 0; k0 < rows; k0 += kc) {
             int64_t kl = rows - k0 < kc ? rows - k0 : kc;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cd->Mg, (int)cd->out_sp,
-                        (int)kl, 1.0f, wg + k0, (int)rows, bmat + k0 * cd->out_sp, (int)cd->out_sp,
-                        0.0f, tmp, (int)cd->out_sp);
+            nn_sgemm(pool, false, false, (int)cd->Mg, (int)cd->out_sp, (int)kl, 1.0f, wg + k0,
+                     (int)rows, bmat + k0 * cd->out_sp, (int)cd->out_sp, 0.0f, tmp,
+                     (int)cd->out_sp);
             for (size_t i = 0; i < nt; i++) ag[i] += tmp[i];
         }
     }
@@ -378,14 +501,25 @@ static ml_status conv_run(ml_kernel_ctx *ctx) {
 
 ml_status nn_conv_transpose_run(ml_kernel_ctx *ctx);
 
+/* Conv/ConvTranspose state: a float32 copy of a constant float16/bfloat16 W,
+ * shared with other nodes reading the same weight. */
 static ml_status pack_w_init(const ml_node *node, void **state) {
     *state = NULL;
+    nn_blas_init();
     ML_TRY(nn_check_spatial_attrs(node, false));
-    return nn_pack_f32_init(node, 1, state);
+    if (!node->const_inputs || node->n_inputs < 2 || !node->const_inputs[1]) return ML_STATUS_OK;
+    const ml_tensor *w = node->const_inputs[1];
+    if (w->dtype != ML_FLOAT16 && w->dtype != ML_BFLOAT16) return ML_STATUS_OK;
+    const float *packed;
+    ML_TRY(nn_pack_acquire(node, w, NN_PACK_F32, &packed));
+    *state = (void *)packed; /* read-only; released by pack_w_free */
+    return ML_STATUS_OK;
 }
 
+static void pack_w_free(void *state) { nn_pack_release(state); }
+
 const ml_kernel ml_kernels_conv[] = {
-    {"", "Conv", 1, 0, pack_w_init, free, conv_run},
-    {"", "ConvTranspose", 1, 0, pack_w_init, free, nn_conv_transpose_run},
+    {"", "Conv", 1, 0, pack_w_init, pack_w_free, conv_run},
+    {"", "ConvTranspose", 1, 0, pack_w_init, pack_w_free, nn_conv_transpose_run},
     {0},
 };

@@ -2,11 +2,11 @@
  * matrix, which col2im scatters (adds) into the output. Output size and
  * pads follow the ONNX spec: explicit pads, output_padding, output_shape
  * (pads derived from it) and auto_pad SAME_UPPER/SAME_LOWER/VALID. */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/conv_internal.h"
+#include "ops/linalg_internal.h"
 
 #define NN_MAX_SCRATCH ((int64_t)1 << 31)
 
@@ -189,9 +189,8 @@ static ml_status ct_dims_init(const ml_node *node, const ml_tensor *x, const ml_
                 T *yg = y + (n * cd->M + gi * cd->Mg) * cd->out_sp;                                \
                 if (col) {                                                                         \
                     if (cd->Cg > 0)                                                                \
-                        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)cd->in_sp,   \
-                             (int)cd->Cg, 1, wg, (int)rows, xg, (int)cd->in_sp, 0, col,            \
-                             (int)cd->in_sp);                                                      \
+                        GEMM(pool, true, false, (int)rows, (int)cd->in_sp, (int)cd->Cg, 1, wg,     \
+                             (int)rows, xg, (int)cd->in_sp, 0, col, (int)cd->in_sp);               \
                     else                                                                           \
                         memset(col, 0, sizeof(T) * (size_t)(rows * cd->in_sp));                    \
                     col2im_##T job = {cd, col, yg};                                                \
@@ -210,8 +209,8 @@ static ml_status ct_dims_init(const ml_node *node, const ml_tensor *x, const ml_
         return ML_STATUS_OK;                                                                       \
     }
 
-CT_IMPL(float, cblas_sgemm)
-CT_IMPL(double, cblas_dgemm)
+CT_IMPL(float, nn_sgemm)
+CT_IMPL(double, nn_dgemm)
 
 ml_status nn_conv_transpose_run(ml_kernel_ctx *ctx);
 

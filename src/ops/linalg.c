@@ -88,6 +88,7 @@ typedef struct mm_job {
     const void *a, *b;
     void *y;
     bool dbl;
+    ml_threadpool *inner; /* splits each product; NULL when batches run in parallel */
 } mm_job;
 
 static void mm_batch_range(void *arg, size_t begin, size_t end) {
@@ -95,8 +96,8 @@ static void mm_batch_range(void *arg, size_t begin, size_t end) {
     const nn_matmul_plan *p = j->p;
     int M = (int)p->M, N = (int)p->N, K = (int)p->K;
     int lda = p->trans_a ? M : K, ldb = p->trans_b ? K : N;
-    CBLAS_TRANSPOSE opa = p->trans_a ? CblasTrans : CblasNoTrans,
-                    opb = p->trans_b ? CblasTrans : CblasNoTrans;
+    if (lda < 1) lda = 1;
+    if (ldb < 1) ldb = 1;
     for (size_t bi = begin; bi < end; bi++) {
         int64_t ao, bo;
         nn_matmul_batch_offsets(p, (int64_t)bi, &ao, &bo);
@@ -104,14 +105,14 @@ static void mm_batch_range(void *arg, size_t begin, size_t end) {
             const double *a = (const double *)j->a + ao * p->M * p->K;
             const double *b = (const double *)j->b + bo * p->K * p->N;
             double *y = (double *)j->y + (int64_t)bi * p->M * p->N;
-            cblas_dgemm(CblasRowMajor, opa, opb, M, N, K, 1.0, a, lda > 0 ? lda : 1, b,
-                        ldb > 0 ? ldb : 1, 0.0, y, N > 0 ? N : 1);
+            nn_dgemm(j->inner, p->trans_a, p->trans_b, M, N, K, 1.0, a, lda, b, ldb, 0.0, y,
+                     N > 0 ? N : 1);
         } else {
             const float *a = (const float *)j->a + ao * p->M * p->K;
             const float *b = (const float *)j->b + bo * p->K * p->N;
             float *y = (float *)j->y + (int64_t)bi * p->M * p->N;
-            cblas_sgemm(CblasRowMajor, opa, opb, M, N, K, 1.0f, a, lda > 0 ? lda : 1, b,
-                        ldb > 0 ? ldb : 1, 0.0f, y, N > 0 ? N : 1);
+            nn_sgemm(j->inner, p->trans_a, p->trans_b, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, y,
+                     N > 0 ? N : 1);
         }
     }
 }
@@ -132,16 +133,23 @@ void nn_matmul_blas(ml_threadpool *pool, const nn_matmul_plan *p, const void *a,
         flat.M = p->M * p->n_batch;
         flat.n_batch = 1;
         flat.batch_rank = 0;
-        mm_job j = {&flat, a, b, y, dbl};
+        mm_job j = {&flat, a, b, y, dbl, pool};
         mm_batch_range(&j, 0, 1);
         return;
     }
-    mm_job j = {p, a, b, y, dbl};
-    /* big matrices: OpenBLAS threads internally; small ones: spread batches */
-    if ((double)p->M * (double)p->N * (double)p->K >= 262144.0)
+    /* enough batches to occupy the pool: one single-threaded product per
+     * task; otherwise split each product across the pool */
+    if ((size_t)p->n_batch >= ml_threadpool_size(pool) && p->n_batch > 1) {
+        mm_job j = {p, a, b, y, dbl, NULL};
+        /* chunks of at least half the threshold: tiny products (attention
+         * heads at batch 1) stay inline */
+        double each = (double)p->M * (double)p->N * (double)p->K, half = NN_GEMM_PAR_MIN / 2;
+        size_t min_chunk = each >= half ? 1 : (size_t)(half / each) + 1;
+        ml_parallel_for(pool, (size_t)p->n_batch, min_chunk, mm_batch_range, &j);
+    } else {
+        mm_job j = {p, a, b, y, dbl, pool};
         mm_batch_range(&j, 0, (size_t)p->n_batch);
-    else
-        ml_parallel_for(pool, (size_t)p->n_batch, 1, mm_batch_range, &j);
+    }
 }
 
 #define MM_INT_LOOP(T, UT)                                                                         \
@@ -236,6 +244,66 @@ static ml_status matmul_run(ml_kernel_ctx *ctx) {
     return ML_STATUS_OK;
 }
 
+/* ---- com.microsoft FusedMatMul: alpha * op(A) @ op(B) ----
+ * onnxruntime's optimiser folds Transpose + MatMul + Mul into it. transA /
+ * transB swap the last two dims; the transBatch forms are rejected. */
+
+static ml_status fused_matmul_run(ml_kernel_ctx *ctx) {
+    const ml_node *node = ctx->node;
+    const ml_tensor *a, *b;
+    ML_TRY(ml_require_input(ctx, 0, &a));
+    ML_TRY(ml_require_input(ctx, 1, &b));
+    if (a->dtype != b->dtype || !nn_is_float(a->dtype))
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
+                             "A and B must share one float type (got %s and %s)",
+                             ml_dtype_name(a->dtype), ml_dtype_name(b->dtype));
+    if (ml_attr_int(node, "transBatchA", 0) || ml_attr_int(node, "transBatchB", 0))
+        return ml_node_error(node, ML_ERR_UNSUPPORTED,
+                             "transBatchA/transBatchB are not supported; export without them");
+    bool ta = ml_attr_int(node, "transA", 0) != 0 && a->rank >= 2;
+    bool tb = ml_attr_int(node, "transB", 0) != 0 && b->rank >= 2;
+    float alpha = ml_attr_float(node, "alpha", 1.0f);
+    /* shape analysis on headers with the stored last two dims swapped back */
+    ml_tensor ah = *a, bh = *b;
+    if (ta) {
+        ah.dims[a->rank - 2] = a->dims[a->rank - 1];
+        ah.dims[a->rank - 1] = a->dims[a->rank - 2];
+    }
+    if (tb) {
+        bh.dims[b->rank - 2] = b->dims[b->rank - 1];
+        bh.dims[b->rank - 1] = b->dims[b->rank - 2];
+    }
+    nn_matmul_plan p;
+    ML_TRY(nn_matmul_shapes(node, &ah, &bh, &p));
+    p.trans_a = ta;
+    p.trans_b = tb;
+    ml_tensor *y;
+    ML_TRY(ml_output_tensor(ctx, 0, a->dtype, p.out_rank, p.out_dims, &y));
+    size_t ny = ml_tensor_numel(y);
+    if (ny == 0) return ML_STATUS_OK;
+    if (a->dtype == ML_DOUBLE) {
+        nn_matmul_blas(ctx->pool, &p, a->data, b->data, y->data, true);
+        double *Y = y->data;
+        if (alpha != 1.0f)
+            for (size_t i = 0; i < ny; i++) Y[i] *= alpha;
+        return ML_STATUS_OK;
+    }
+    const float *fa = NULL, *fb = NULL;
+    float *oa = NULL, *ob = NULL, *fy = NULL, *oy = NULL;
+    ml_status st = nn_f32_view(node, a, &fa, &oa);
+    if (!st) st = nn_f32_view(node, b, &fb, &ob);
+    if (!st) st = nn_f32_target(node, y, &fy, &oy);
+    if (!st) {
+        nn_matmul_blas(ctx->pool, &p, fa, fb, fy, false);
+        if (alpha != 1.0f)
+            for (size_t i = 0; i < ny; i++) fy[i] *= alpha;
+        nn_f32_commit(y, oy);
+    }
+    free(oa);
+    free(ob);
+    return st;
+}
+
 /* ---- Gemm ---- */
 
 #define GEMM_INT_LOOP(T, UT)                                                                       \
@@ -263,20 +331,22 @@ static ml_status matmul_run(ml_kernel_ctx *ctx) {
 
 /* Gemm's load-time state for a constant float-family B: a float32 copy,
  * stored as [K, N] when transB is set because OpenBLAS runs the
- * non-transposed layout markedly faster for the small M of inference. */
+ * non-transposed layout markedly faster for the small M of inference. The
+ * copy is shared with other nodes reading the same weight. */
 typedef struct gemm_pack {
-    float *b;
+    const float *b; /* from nn_pack_acquire */
     bool transposed;
 } gemm_pack;
 
 static void gemm_pack_free(void *state) {
     gemm_pack *pk = state;
-    if (pk) free(pk->b);
+    if (pk) nn_pack_release(pk->b);
     free(pk);
 }
 
 static ml_status gemm_init(const ml_node *node, void **state) {
     *state = NULL;
+    nn_blas_init();
     if (!node->const_inputs || node->n_inputs < 2 || !node->const_inputs[1]) return ML_STATUS_OK;
     const ml_tensor *b = node->const_inputs[1];
     bool tb = ml_attr_int(node, "transB", 0) != 0;
@@ -287,28 +357,13 @@ static ml_status gemm_init(const ml_node *node, void **state) {
      * transposed GEMM costs time */
     if (b->dtype == ML_FLOAT && n > ((size_t)1 << 26)) return ML_STATUS_OK;
     gemm_pack *pk = calloc(1, sizeof *pk);
-    float *tmp = malloc((n + 1) * sizeof(float));
-    if (!pk || !tmp) {
+    if (!pk) return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory to pack B");
+    ml_status st = nn_pack_acquire(node, b, tb ? NN_PACK_F32_T : NN_PACK_F32, &pk->b);
+    if (st) {
         free(pk);
-        free(tmp);
-        return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory to pack B");
+        return st;
     }
-    nn_convert_to_f32(b->dtype, b->data, tmp, n);
-    if (tb) { /* B stored [N, K] -> [K, N] */
-        int64_t N = b->dims[0], K = b->dims[1];
-        pk->b = malloc((n + 1) * sizeof(float));
-        if (!pk->b) {
-            free(pk);
-            free(tmp);
-            return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory to pack B");
-        }
-        for (int64_t nn = 0; nn < N; nn++)
-            for (int64_t k = 0; k < K; k++) pk->b[k * N + nn] = tmp[nn * K + k];
-        free(tmp);
-        pk->transposed = true;
-    } else {
-        pk->b = tmp;
-    }
+    pk->transposed = tb;
     *state = pk;
     return ML_STATUS_OK;
 }
@@ -374,9 +429,8 @@ static ml_status gemm_run(ml_kernel_ctx *ctx) {
             for (int64_t i = 0; i < M * N; i++) Y[i] = c ? Y[i] * beta : 0.0;
             return ML_STATUS_OK;
         }
-        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    (int)M, (int)N, (int)K, alpha, a->data, (int)a->dims[1], b->data,
-                    (int)b->dims[1], c ? beta : 0.0, Y, (int)N);
+        nn_dgemm(ctx->pool, ta, tb, (int)M, (int)N, (int)K, alpha, a->data, (int)a->dims[1],
+                 b->data, (int)b->dims[1], c ? beta : 0.0, Y, (int)N);
         return ML_STATUS_OK;
     }
     if (nn_is_float(dt)) {
@@ -410,9 +464,8 @@ static ml_status gemm_run(ml_kernel_ctx *ctx) {
             if (K == 0) {
                 for (int64_t i = 0; i < M * N; i++) Y[i] = fc ? Y[i] * beta : 0.0f;
             } else {
-                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                            tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, fa,
-                            (int)a->dims[1], fb, ldb, fc ? beta : 0.0f, Y, (int)N);
+                nn_sgemm(ctx->pool, ta, tb, (int)M, (int)N, (int)K, alpha, fa, (int)a->dims[1],
+                         fb, ldb, fc ? beta : 0.0f, Y, (int)N);
             }
             nn_f32_commit(y, oy);
         } else {
@@ -497,14 +550,26 @@ static ml_status det_run(ml_kernel_ctx *ctx) {
     return ML_STATUS_OK;
 }
 
+/* MatMul state: a shared float32 copy of a constant float16/bfloat16 B. */
 static ml_status pack_b_init(const ml_node *node, void **state) {
-    return nn_pack_f32_init(node, 1, state);
+    *state = NULL;
+    nn_blas_init();
+    if (!node->const_inputs || node->n_inputs < 2 || !node->const_inputs[1]) return ML_STATUS_OK;
+    const ml_tensor *b = node->const_inputs[1];
+    if (b->dtype != ML_FLOAT16 && b->dtype != ML_BFLOAT16) return ML_STATUS_OK;
+    const float *packed;
+    ML_TRY(nn_pack_acquire(node, b, NN_PACK_F32, &packed));
+    *state = (void *)packed; /* read-only; released by pack_b_free */
+    return ML_STATUS_OK;
 }
 
+static void pack_b_free(void *state) { nn_pack_release(state); }
+
 const ml_kernel ml_kernels_linalg[] = {
-    {"", "MatMul", 1, 0, pack_b_init, free, matmul_run},
+    {"", "MatMul", 1, 0, pack_b_init, pack_b_free, matmul_run},
     {"", "Gemm", 1, 0, gemm_init, gemm_pack_free, gemm_run},
     {"", "Det", 11, 0, NULL, NULL, det_run},
     {"", "Einsum", 12, 0, NULL, NULL, nn_einsum_run},
+    {"com.microsoft", "FusedMatMul", 1, 0, NULL, NULL, fused_matmul_run},
     {0},
 };

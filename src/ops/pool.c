@@ -47,10 +47,38 @@ static void pool_ranges(const nn_geom *g, int i, pool_range *r) {
 /* 2-D max/average without Indices: the common CNN case. Loops run along
  * the output row for each kernel tap, so consecutive outputs are independent
  * (no max/add dependency chain through a window). */
+/* MaxPool 2x2 stride 2 with every window inside the input (the classic CNN
+ * downsampler): no tables, no border passes. Same comparison order as the
+ * general path below, so NaN handling is identical. */
+static bool pool2d_max2x2(const pool_job *j, size_t begin, size_t end) {
+    const nn_geom *g = j->g;
+    if (j->kind != POOL_MAX || g->k[0] != 2 || g->k[1] != 2 || g->s[0] != 2 || g->s[1] != 2 ||
+        g->d[0] != 1 || g->d[1] != 1 || g->pb[0] != 0 || g->pb[1] != 0 ||
+        2 * g->out[0] > g->in[0] || 2 * g->out[1] > g->in[1])
+        return false;
+    int64_t W = g->in[1], OH = g->out[0], OW = g->out[1];
+    for (size_t plane = begin; plane < end; plane++) {
+        const float *xp = j->x + (int64_t)plane * j->in_sp;
+        float *yp = j->y + (int64_t)plane * j->out_sp;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+            float *yr = yp + oh * OW;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                float a = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
+                float v = a > -INFINITY ? a : -INFINITY;
+                float b = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
+                yr[ow] = b > v ? b : v;
+            }
+        }
+    }
+    return true;
+}
+
 static bool pool2d_fast(const pool_job *j, size_t begin, size_t end) {
     const nn_geom *g = j->g;
     /* huge (hostile) kernels take the generic path: it needs no per-tap tables */
     if (g->nsp != 2 || j->ind || j->kind == POOL_LP || g->k[1] > 4096) return false;
+    if (pool2d_max2x2(j, begin, end)) return true;
     int64_t OH = g->out[0], OW = g->out[1];
     pool_range *rh = malloc(sizeof(pool_range) * (size_t)(OH + OW + 1));
     /* per kernel column kw: the outputs [ow0, ow1) whose tap lands inside */

@@ -305,11 +305,72 @@ static void test_conv_thread_pool(void) {
     ml_threadpool_destroy(pool);
 }
 
+/* Batch-1 convolutions big enough to be cut into bands of output rows (each
+ * band its own im2col + GEMM, spread over the pool): every band boundary,
+ * stride, padding and pointwise case must match the reference. */
+static void test_conv_tiled_bands(void) {
+    ml_threadpool *pool = NULL;
+    CHECK_OK(ml_threadpool_create(2, &pool));
+    if (!pool) return;
+    static const cfg cases[] = {
+        /* 288 rows x 40 columns per output row -> 5-row bands, partial last */
+        {1, 32, 23, 40, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        /* strided, dilated, asymmetric pads, two groups */
+        {1, 32, 30, 37, 8, 2, 3, 3, 2, 2, 2, 1, 2, 0, 1, 3},
+        /* pointwise: the GEMM reads X directly, banded by rows */
+        {2, 64, 33, 35, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+        /* one output row needs an 18 MB column matrix: the untiled path */
+        {1, 512, 1, 1000, 2, 1, 1, 9, 1, 1, 1, 1, 0, 0, 0, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const cfg *c = &cases[k];
+        int64_t xd[] = {c->N, c->C, c->H, c->W}, wd[] = {c->M, c->C / c->G, c->kh, c->kw};
+        size_t nx = (size_t)(c->N * c->C * c->H * c->W),
+               nw = (size_t)(c->M * (c->C / c->G) * c->kh * c->kw);
+        float *x = malloc(nx * sizeof(float)), *w = malloc(nw * sizeof(float)), b[64];
+        if (!x || !w) {
+            free(x);
+            free(w);
+            continue;
+        }
+        fill(x, nx, 21);
+        fill(w, nw, 22);
+        fill(b, (size_t)c->M, 23);
+        ml_tensor *tx = ml_test_f32(4, xd, x), *tw = ml_test_f32(4, wd, w);
+        int64_t st[] = {c->sh, c->sw}, dl[] = {c->dh, c->dw}, pads[] = {c->pt, c->pl, c->pb, c->pr};
+        ml_attr attrs[] = {ml_test_attr_int("group", c->G), ml_test_attr_ints("strides", st, 2),
+                           ml_test_attr_ints("dilations", dl, 2), ml_test_attr_ints("pads", pads, 4)};
+        ml_node node = {.name = "c", .op_type = "Conv", .domain = "", .opset = 11, .n_attrs = 4,
+                        .attrs = attrs};
+        nn_conv_dims cd;
+        CHECK_OK(nn_conv_dims_init(&node, tx, tw, &cd));
+        size_t ny = (size_t)(cd.N * cd.M * cd.out_sp);
+        float *want = malloc(ny * sizeof(float)), *y1 = malloc(ny * sizeof(float)),
+              *y2 = malloc(ny * sizeof(float));
+        ref_conv(c, x, w, b, want);
+        CHECK_OK(nn_conv_f32(&node, NULL, &cd, x, w, b, y1));
+        CHECK_OK(nn_conv_f32(&node, pool, &cd, x, w, b, y2));
+        for (size_t i = 0; i < ny; i++) {
+            CHECK_NEAR(y1[i], want[i], 1e-4);
+            CHECK_NEAR(y2[i], want[i], 1e-4);
+        }
+        free(want);
+        free(y1);
+        free(y2);
+        free(x);
+        free(w);
+        ml_tensor_free(tx);
+        ml_tensor_free(tw);
+    }
+    ml_threadpool_destroy(pool);
+}
+
 int main(void) {
     RUN(test_conv_2d_variants);
     RUN(test_conv_auto_pad_1d_3d);
     RUN(test_conv_dtypes_and_errors);
     RUN(test_conv_transpose);
     RUN(test_conv_thread_pool);
+    RUN(test_conv_tiled_bands);
     return TEST_SUMMARY();
 }

@@ -1,9 +1,12 @@
 /* MatMul, Gemm, Einsum, Det: shapes, broadcasting, dtypes and errors that
  * the ONNX conformance cases do not cover. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/dtype.h"
+#include "core/threadpool.h"
 #include "ops/harness.h"
+#include "ops/linalg_internal.h"
 #include "test.h"
 
 static void check_f32(const ml_tensor *t, int rank, const int64_t *dims, const float *want,
@@ -262,6 +265,122 @@ static void test_det(void) {
     ml_tensor_free(bad);
 }
 
+/* nn_sgemm splits big products into row blocks (M >= N) or column blocks
+ * over the pool; every layout must give the plain product. */
+static void test_gemm_parallel_blocks(void) {
+    ml_threadpool *pool = NULL;
+    CHECK_OK(ml_threadpool_create(3, &pool));
+    if (!pool) return;
+    /* row blocks, column blocks, too small to split, square, single rows */
+    static const int shapes[][3] = {{203, 70, 200}, {8, 1000, 300}, {3, 5, 7},
+                                    {64, 64, 600},  {1, 300, 50},   {1, 1, 9}};
+    for (size_t si = 0; si < 6; si++)
+        for (int tr = 0; tr < 4; tr++) {
+            int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+            bool ta = tr & 1, tb = tr & 2;
+            float *a = malloc(sizeof(float) * (size_t)(M * K)),
+                  *b = malloc(sizeof(float) * (size_t)(K * N)),
+                  *c = malloc(sizeof(float) * (size_t)(M * N));
+            for (int i = 0; i < M * K; i++) a[i] = (float)((i * 7) % 13) / 8.0f - 0.75f;
+            for (int i = 0; i < K * N; i++) b[i] = (float)((i * 5) % 11) / 8.0f - 0.625f;
+            for (int i = 0; i < M * N; i++) c[i] = 1.0f;
+            nn_sgemm(pool, ta, tb, M, N, K, 0.5f, a, ta ? M : K, b, tb ? K : N, 2.0f, c, N);
+            int bad = 0;
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    double acc = 0;
+                    for (int k = 0; k < K; k++)
+                        acc += (double)(ta ? a[k * M + m] : a[m * K + k]) *
+                               (tb ? b[n * K + k] : b[k * N + n]);
+                    double want = 0.5 * acc + 2.0;
+                    if (fabs(c[m * N + n] - want) > 1e-3 * (1 + fabs(want))) bad++;
+                }
+            CHECK(bad == 0);
+            free(a);
+            free(b);
+            free(c);
+        }
+    ml_threadpool_destroy(pool);
+}
+
+/* Nodes reading the same constant weight share one pre-packed copy, freed
+ * with the last node. */
+static void test_pack_sharing(void) {
+    const ml_kernel *gemm = ml_find_kernel("", "Gemm", 13),
+                    *matmul = ml_find_kernel("", "MatMul", 13);
+    CHECK(gemm != NULL && matmul != NULL);
+    if (!gemm || !matmul) return;
+    int64_t bd[] = {3, 4};
+    float bv[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    ml_tensor *b = ml_test_f32(2, bd, bv);
+    uint16_t hv[12];
+    for (int i = 0; i < 12; i++) hv[i] = ml_float_to_fp16(bv[i]);
+    ml_tensor *bh = ml_test_tensor(ML_FLOAT16, 2, bd, hv);
+    ml_attr tb = ml_test_attr_int("transB", 1);
+    const char *ins[] = {"a", "b"}, *outs[] = {"y"};
+    const ml_tensor *c1[] = {NULL, b}, *c2[] = {NULL, bh};
+    ml_node ng = {.name = "g", .op_type = "Gemm", .domain = "", .opset = 13, .n_inputs = 2,
+                  .input_names = ins, .n_outputs = 1, .output_names = outs, .n_attrs = 1,
+                  .attrs = &tb, .const_inputs = c1, .kernel = gemm};
+    ml_node nm = {.name = "m", .op_type = "MatMul", .domain = "", .opset = 13, .n_inputs = 2,
+                  .input_names = ins, .n_outputs = 1, .output_names = outs, .const_inputs = c2,
+                  .kernel = matmul};
+    size_t base = nn_pack_live_count();
+    void *s[4] = {0};
+    CHECK_OK(gemm->init(&ng, &s[0]));
+    CHECK_OK(gemm->init(&ng, &s[1]));
+    CHECK(nn_pack_live_count() == base + 1);
+    CHECK_OK(matmul->init(&nm, &s[2]));
+    CHECK_OK(matmul->init(&nm, &s[3]));
+    CHECK(nn_pack_live_count() == base + 2);
+    CHECK(s[2] != NULL && s[2] == s[3]);
+    if (s[2]) CHECK(((const float *)s[2])[5] == 6.0f);
+    gemm->destroy(s[0]);
+    matmul->destroy(s[2]);
+    CHECK(nn_pack_live_count() == base + 2);
+    gemm->destroy(s[1]);
+    matmul->destroy(s[3]);
+    CHECK(nn_pack_live_count() == base);
+    ml_tensor_free(b);
+    ml_tensor_free(bh);
+}
+
+/* com.microsoft FusedMatMul: alpha * op(A) @ op(B), with batch broadcasting. */
+static void test_fused_matmul(void) {
+    /* A [2, 3, 2] read transposed as [2, 2, 3]; B [4, 3] read as [3, 4] */
+    int64_t ad[] = {2, 3, 2}, bd[] = {4, 3};
+    float av[12], bv[12];
+    for (int i = 0; i < 12; i++) {
+        av[i] = (float)(i % 5) - 2.0f;
+        bv[i] = (float)(i % 7) * 0.5f - 1.0f;
+    }
+    ml_tensor *ta = ml_test_f32(3, ad, av), *tb = ml_test_f32(2, bd, bv);
+    ml_attr attrs[] = {ml_test_attr_float("alpha", 0.5f), ml_test_attr_int("transA", 1),
+                       ml_test_attr_int("transB", 1)};
+    const ml_tensor *in[] = {ta, tb};
+    ml_tensor *y = NULL;
+    CHECK_OK(ml_test_run("com.microsoft", "FusedMatMul", 1, attrs, 3, 2, in, 1, &y));
+    float want[16];
+    for (int bi = 0; bi < 2; bi++)
+        for (int m = 0; m < 2; m++)
+            for (int n = 0; n < 4; n++) {
+                double acc = 0;
+                for (int k = 0; k < 3; k++) acc += av[bi * 6 + k * 2 + m] * bv[n * 3 + k];
+                want[(bi * 2 + m) * 4 + n] = (float)(0.5 * acc);
+            }
+    int64_t yd[] = {2, 2, 4};
+    check_f32(y, 3, yd, want, 1e-5);
+    ml_tensor_free(y);
+    /* the batch-transposing forms are refused, not silently wrong */
+    ml_attr tba = ml_test_attr_int("transBatchA", 1);
+    y = NULL;
+    CHECK_ERR(ml_test_run("com.microsoft", "FusedMatMul", 1, &tba, 1, 2, in, 1, &y),
+              ML_ERR_UNSUPPORTED);
+    ml_tensor_free(y);
+    ml_tensor_free(ta);
+    ml_tensor_free(tb);
+}
+
 int main(void) {
     RUN(test_matmul_2d_and_batched);
     RUN(test_matmul_vectors);
@@ -269,5 +388,8 @@ int main(void) {
     RUN(test_gemm);
     RUN(test_einsum);
     RUN(test_det);
+    RUN(test_gemm_parallel_blocks);
+    RUN(test_pack_sharing);
+    RUN(test_fused_matmul);
     return TEST_SUMMARY();
 }
