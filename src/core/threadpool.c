@@ -1,5 +1,7 @@
 #include "core/threadpool.h"
 
+#include "core/clock.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,8 +27,28 @@ struct ml_threadpool {
     pthread_cond_t work_cv; /* workers wait here for jobs */
     pthread_cond_t done_cv; /* callers wait here for helpers to leave */
     job *queue_head, *queue_tail;
+    atomic_int queued; /* jobs in the queue; written under mu, read lock-free by spinning workers */
     bool stopping;
 };
+
+/* How long an idle worker polls for new work before sleeping on the condition
+ * variable. A model run is a sequence of parallel ops; waking a sleeping
+ * thread costs tens of microseconds, more than many ops take, so a short spin
+ * keeps the second core in the game. Idle servers pay 50 us per job, nothing
+ * more. */
+#define SPIN_NS 50000ull
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void spin_for_work(ml_threadpool *p) {
+    uint64_t until = ml_now_ns() + SPIN_NS;
+    while (atomic_load_explicit(&p->queued, memory_order_acquire) == 0 && ml_now_ns() < until)
+        for (int i = 0; i < 32; i++) cpu_relax();
+}
 
 static void run_chunks(job *j) {
     for (;;) {
@@ -49,6 +71,7 @@ static void unqueue_locked(ml_threadpool *p, job *j) {
     if (*pp) {
         *pp = j->next;
         if (p->queue_tail == j) p->queue_tail = prev;
+        atomic_fetch_sub(&p->queued, 1);
     }
     j->queued = false;
 }
@@ -57,6 +80,11 @@ static void *worker_main(void *arg) {
     ml_threadpool *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
+        if (!p->stopping && !p->queue_head) {
+            pthread_mutex_unlock(&p->mu);
+            spin_for_work(p);
+            pthread_mutex_lock(&p->mu);
+        }
         while (!p->stopping && !p->queue_head) pthread_cond_wait(&p->work_cv, &p->mu);
         if (p->stopping && !p->queue_head) break;
         job *j = p->queue_head;
@@ -86,6 +114,7 @@ ml_status ml_threadpool_create(size_t n_threads, ml_threadpool **out) {
     ml_threadpool *p = calloc(1, sizeof *p);
     if (!p) return ml_error(ML_ERR_OUT_OF_MEMORY, "thread pool");
     p->n_workers = n_threads - 1;
+    atomic_init(&p->queued, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
@@ -143,6 +172,7 @@ void ml_parallel_for(ml_threadpool *p, size_t n, size_t min_chunk, ml_range_fn f
     else
         p->queue_head = &j;
     p->queue_tail = &j;
+    atomic_fetch_add(&p->queued, 1);
     pthread_cond_broadcast(&p->work_cv);
     pthread_mutex_unlock(&p->mu);
 
