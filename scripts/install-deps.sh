@@ -18,7 +18,7 @@ BUILD_PKGS=(
 # python3-grpcio/-grpc-tools for the gRPC client tests, chromium for the UI test.
 TEST_PKGS=(
   libonnx-testdata postgresql python3 python3-numpy python3-onnx curl ca-certificates
-  chromium python3-grpcio python3-grpc-tools python3-protobuf python3-torch
+  chromium python3-grpcio python3-grpc-tools python3-protobuf python3-torch python3-torchvision
 )
 
 DEMO_PKGS=(python3 python3-grpcio python3-grpc-tools python3-protobuf)
