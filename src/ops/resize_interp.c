@@ -10,31 +10,33 @@
 #include "ops/misc_util.h"
 #include "ops/resize_internal.h"
 
+/* Source coordinate of output index x along one axis. Computed in float, as
+ * onnxruntime and PyTorch do: with a float scale like 1.6f, exact integers and
+ * .5 ties only come out exact in float arithmetic, and nearest-mode picks the
+ * pixel models were validated with. align_corners uses the integer output
+ * length (the spec's length_resized), as PyTorch and onnxruntime do. */
 static double orig_coord(const rs_params *p, int64_t x, int64_t in, int64_t out, double scale,
                          double rs, double re) {
-    double xr = (double)x;
-    /* the reference uses the unrounded output length scale * in here */
-    double out_f = scale * (double)in;
+    float xr = (float)x, s = (float)scale, inf_ = (float)in, outf = (float)out;
     switch (p->coord) {
     case RS_HALF_PIXEL:
-        return (xr + 0.5) / scale - 0.5;
+        return (xr + 0.5f) / s - 0.5f;
     case RS_HALF_PIXEL_SYMMETRIC: {
-        double adjustment = (double)out / out_f;
-        double center = (double)in / 2.0;
-        return center * (1.0 - adjustment) + (xr + 0.5) / scale - 0.5;
+        float adjustment = outf / (s * inf_);
+        float center = inf_ / 2.0f;
+        return center * (1.0f - adjustment) + (xr + 0.5f) / s - 0.5f;
     }
     case RS_PYTORCH_HALF_PIXEL:
-        return out_f == 1.0 ? -0.5 : (xr + 0.5) / scale - 0.5;
+        return out == 1 ? -0.5f : (xr + 0.5f) / s - 0.5f;
     case RS_ALIGN_CORNERS:
-        return out_f == 1.0 ? 0.0 : xr * (double)(in - 1) / (out_f - 1.0);
+        return out == 1 ? 0.0f : xr * (inf_ - 1.0f) / (outf - 1.0f);
     case RS_ASYMMETRIC:
-        return xr / scale;
+        return xr / s;
     case RS_TF_HALF_PIXEL_FOR_NN:
-        return (xr + 0.5) / scale;
+        return (xr + 0.5f) / s;
     case RS_TF_CROP_AND_RESIZE:
-        return out_f > 1.0
-                   ? rs * (double)(in - 1) + xr * (re - rs) * (double)(in - 1) / (out_f - 1.0)
-                   : 0.5 * (rs + re) * (double)(in - 1);
+        return out > 1 ? (float)rs * (inf_ - 1.0f) + xr * (float)(re - rs) * (inf_ - 1.0f) / (outf - 1.0f)
+                       : 0.5f * (float)(rs + re) * (inf_ - 1.0f);
     }
     return 0.0;
 }
