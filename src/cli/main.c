@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmd_common.h"
 #include "cli/commands.h"
 
 #ifndef MLAMBDA_VERSION
@@ -27,6 +28,22 @@ int main(int argc, char **argv) {
     const char *base = slash ? slash + 1 : (argv[0] ? argv[0] : "mlambda");
     if (strcmp(base, "hs") == 0) ml_program_name = "hs";
 
+    /* Global options may come before the command: `mlambda --cluster prod model list`. */
+    while (argc > 1) {
+        if (strcmp(argv[1], "--json") == 0) {
+            ml_global_json = 1;
+        } else if (strcmp(argv[1], "--cluster") == 0 && argc > 2) {
+            ml_global_cluster = argv[2];
+            argc--;
+            argv++;
+        } else if (strncmp(argv[1], "--cluster=", 10) == 0) {
+            ml_global_cluster = argv[1] + 10;
+        } else {
+            break;
+        }
+        argc--;
+        argv++;
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_help(stdout);
