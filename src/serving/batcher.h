@@ -1,0 +1,41 @@
+/* Dynamic batching for one model instance (serving.yaml `batching:`):
+ * concurrent requests are queued for up to max_queue_delay, concatenated
+ * along dimension 0 up to max_batch_size rows, run once, and the outputs
+ * split back. Requests that cannot share a batch (different inputs, shapes
+ * or requested outputs, or outputs without a batch dimension) run alone, so
+ * batching never changes an answer. */
+#ifndef MLAMBDA_SERVING_BATCHER_H
+#define MLAMBDA_SERVING_BATCHER_H
+
+#include <stdint.h>
+
+#include "serving/runtime.h"
+
+typedef struct ml_batch_config {
+    int max_batch_size;    /* rows per run; <= 1 disables batching */
+    uint64_t max_delay_ns; /* longest wait for companions */
+} ml_batch_config;
+
+/* Reads {"batching": {"max_batch_size": N, "max_queue_delay_us": D}} from a
+ * version's options; false when batching is off. */
+bool ml_batch_config_from_json(const json_t *options, ml_batch_config *out);
+
+/* Starts the batching thread for inst (borrowed; must outlive the batcher).
+ * metrics (borrowed, may be NULL) counts batched runs. */
+ml_status ml_batcher_create(ml_instance *inst, const ml_batch_config *cfg, ml_metrics *metrics,
+                            ml_batcher **out);
+/* Finishes queued requests, stops the thread, frees. NULL is accepted. */
+void ml_batcher_free(ml_batcher *b);
+
+/* Runs one request through the queue; blocks until its answer is ready.
+ * queue_ns/compute_ns (may be NULL) receive the time waited and the time
+ * of the (shared) run. */
+ml_status ml_batcher_run(ml_batcher *b, const ml_tensor_list *in, const char *const *want,
+                         size_t n_want, ml_tensor_list *out, uint64_t *queue_ns,
+                         uint64_t *compute_ns);
+
+/* One unbatched run of an instance (runtime.c). */
+ml_status ml_instance_run(ml_instance *inst, const ml_tensor_list *in, const char *const *want,
+                          size_t n_want, ml_tensor_list *out, uint64_t *compute_ns);
+
+#endif

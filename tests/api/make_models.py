@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Builds the tiny ONNX models the HTTP tests upload, each packed as a
+tar.gz model folder. Usage: make_models.py OUTDIR
+
+  ident.tgz   Identity over strings: input "input" [-1] -> "output"; serving.yaml
+  double.tgz  y = x + x  (float [-1]) ; no serving.yaml (contract derived)
+  square.tgz  y = x * x  (float [-1]) ; same contract as double (split tests)
+  pre.tgz     h = x + x  (float [-1])  stage 1 of a pipeline
+  post.tgz    y = h * h  (float [-1])  stage 2 (its input is stage 1's output)
+  add2.tgz    z = a + b  (float [-1,2]) two inputs
+  bdouble.tgz y = x + x  (float [-1,2]) with batching: {max_batch_size: 8}
+  bsum.tgz    y = sum(x) (float [1,1])  with batching (not batchable: runs alone)
+"""
+import io
+import os
+import sys
+import tarfile
+
+import onnx
+from onnx import TensorProto, helper
+
+
+def model(name, nodes, inputs, outputs):
+    g = helper.make_graph(nodes, name, inputs, outputs)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], producer_name="mlambda-tests")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m.SerializeToString()
+
+
+def vi(name, dtype, shape):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def pack(path, files, top=None):
+    with tarfile.open(path, "w:gz") as tar:
+        for fname, data in files.items():
+            info = tarfile.TarInfo((top + "/" if top else "") + fname)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    F = TensorProto.FLOAT
+    ident = model("ident", [helper.make_node("Identity", ["input"], ["output"])],
+                  [vi("input", TensorProto.STRING, [-1])], [vi("output", TensorProto.STRING, [-1])])
+    serving = b"""kind: Model
+name: ident
+runtime: mlambda-onnx
+contract:
+  predict:
+    inputs:
+      input: {shape: [-1], type: string, profile: text}
+    outputs:
+      output: {shape: [-1], type: string, profile: text}
+metadata: {author: "tests"}
+"""
+    pack(os.path.join(out, "ident.tgz"), {"model.onnx": ident, "serving.yaml": serving}, top="ident")
+    double = model("double", [helper.make_node("Add", ["x", "x"], ["y"])], [vi("x", F, ["n"])], [vi("y", F, ["n"])])
+    pack(os.path.join(out, "double.tgz"), {"double.onnx": double})
+    square = model("square", [helper.make_node("Mul", ["x", "x"], ["y"])], [vi("x", F, ["n"])], [vi("y", F, ["n"])])
+    pack(os.path.join(out, "square.tgz"), {"square.onnx": square})
+    pre = model("pre", [helper.make_node("Add", ["x", "x"], ["h"])], [vi("x", F, ["n"])], [vi("h", F, ["n"])])
+    pack(os.path.join(out, "pre.tgz"), {"model.onnx": pre, "serving.yaml": b"kind: Model\nname: pre\n"})
+    post = model("post", [helper.make_node("Mul", ["h", "h"], ["y"])], [vi("h", F, ["n"])], [vi("y", F, ["n"])])
+    pack(os.path.join(out, "post.tgz"), {"model.onnx": post, "serving.yaml": b"kind: Model\nname: post\n"})
+    add2 = model("add2", [helper.make_node("Add", ["a", "b"], ["z"])], [vi("a", F, ["n", 2]), vi("b", F, ["n", 2])],
+                 [vi("z", F, ["n", 2])])
+    pack(os.path.join(out, "add2.tgz"), {"add2.onnx": add2})
+    # Dynamic batching: elementwise (batches) and a full reduction (cannot
+    # batch: its output has no batch dimension, so requests run alone).
+    bdouble = model("bdouble", [helper.make_node("Add", ["x", "x"], ["y"])], [vi("x", F, ["n", 2])],
+                    [vi("y", F, ["n", 2])])
+    batching = b"kind: Model\nname: %s\nbatching: {max_batch_size: 8, max_queue_delay_us: 20000}\n"
+    pack(os.path.join(out, "bdouble.tgz"), {"model.onnx": bdouble, "serving.yaml": batching % b"bdouble"})
+    bsum = model("bsum", [helper.make_node("ReduceSum", ["x"], ["y"], keepdims=1)], [vi("x", F, ["n", 2])],
+                 [vi("y", F, [1, 1])])
+    pack(os.path.join(out, "bsum.tgz"), {"model.onnx": bsum, "serving.yaml": batching % b"bsum"})
+    # Hostile archives: path traversal and a symlink.
+    with tarfile.open(os.path.join(out, "evil.tgz"), "w:gz") as tar:
+        info = tarfile.TarInfo("../escape.onnx")
+        info.size = len(double)
+        tar.addfile(info, io.BytesIO(double))
+    with tarfile.open(os.path.join(out, "symlink.tgz"), "w:gz") as tar:
+        info = tarfile.TarInfo("model.onnx")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        tar.addfile(info)
+    with open(os.path.join(out, "garbage.tgz"), "wb") as f:
+        f.write(b"this is not a tar.gz archive at all" * 10)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "models")
