@@ -207,11 +207,15 @@ static bool serve_ui(ml_http_req *req, ml_http_resp *resp) {
     if (strcmp(path, "/") != 0 && strncmp(path, "/ui/", 4) != 0) return false;
     const ml_ui_asset *a = ml_ui_find(strncmp(path, "/ui/", 4) == 0 ? path + 3 : path);
     if (!a) return false;
-    resp->body = malloc(a->len ? a->len : 1);
+    /* "no-cache" means revalidate: a matching ETag gets an empty 304. */
+    const char *inm = ml_req_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    bool not_modified = inm && a->etag && strstr(inm, a->etag) != NULL;
+    size_t len = not_modified ? 0 : a->len;
+    resp->body = malloc(len ? len : 1);
     if (!resp->body) return false;
-    memcpy(resp->body, a->data, a->len);
-    resp->len = a->len;
-    resp->status = 200;
+    if (len) memcpy(resp->body, a->data, len);
+    resp->len = len;
+    resp->status = not_modified ? 304 : 200;
     resp->content_type = a->content_type;
     if (a->etag) {
         snprintf(resp->header_name, sizeof resp->header_name, "ETag");
