@@ -12,7 +12,9 @@
 #include "core/clock.h"
 #include "onnx/session.h"
 
-static uint32_t lcg_next(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
+static uint32_t lcg_next(uint32_t *s) {
+    return *s = *s * 1664525u + 1013904223u;
+}
 
 static ml_status make_input(const json_t *spec, size_t idx, int64_t batch, ml_tensor **out) {
     const char *dtype = json_string_value(json_object_get(spec, "dtype"));
@@ -34,9 +36,11 @@ static ml_status make_input(const json_t *spec, size_t idx, int64_t batch, ml_te
             const char *s = json_string_value(json_array_get(values, i % json_array_size(values)));
             ML_TRY(ml_tensor_set_string(*out, i, s, strlen(s)));
         } else if (dt == ML_INT64) {
-            ((int64_t *)(*out)->data)[i] = (int64_t)((double)lcg_next(&state) / 4294967296.0 * (double)max);
+            ((int64_t *)(*out)->data)[i] =
+                (int64_t)((double)lcg_next(&state) / 4294967296.0 * (double)max);
         } else {
-            ((float *)(*out)->data)[i] = (float)((double)lcg_next(&state) / 4294967296.0 * 2.0 - 1.0);
+            ((float *)(*out)->data)[i] =
+                (float)((double)lcg_next(&state) / 4294967296.0 * 2.0 - 1.0);
         }
     }
     return ML_STATUS_OK;
@@ -57,7 +61,8 @@ static void write_output(const char *path, const ml_value *v) {
     if (t->dtype == ML_STRING) {
         json_t *arr = json_array();
         const ml_str *s = t->data;
-        for (size_t i = 0; i < ml_tensor_numel(t); i++) json_array_append_new(arr, json_stringn(s[i].data, s[i].len));
+        for (size_t i = 0; i < ml_tensor_numel(t); i++)
+            json_array_append_new(arr, json_stringn(s[i].data, s[i].len));
         char *txt = json_dumps(arr, JSON_COMPACT);
         fputs(txt, f);
         free(txt);
@@ -73,15 +78,22 @@ int main(int argc, char **argv) {
     int64_t batch = 1;
     int iters = 50, threads = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--model")) model = argv[i + 1];
-        else if (!strcmp(argv[i], "--spec")) spec_text = argv[i + 1];
-        else if (!strcmp(argv[i], "--batch")) batch = atoll(argv[i + 1]);
-        else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--out")) out_path = argv[i + 1];
+        if (!strcmp(argv[i], "--model"))
+            model = argv[i + 1];
+        else if (!strcmp(argv[i], "--spec"))
+            spec_text = argv[i + 1];
+        else if (!strcmp(argv[i], "--batch"))
+            batch = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--iters"))
+            iters = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--out"))
+            out_path = argv[i + 1];
     }
     if (!model || !spec_text || iters < 1) {
-        fprintf(stderr, "usage: bench_engine --model M --spec JSON [--batch B] [--iters N] [--threads T] [--out F]\n");
+        fprintf(stderr, "usage: bench_engine --model M --spec JSON [--batch B] [--iters N] "
+                        "[--threads T] [--out F]\n");
         return 2;
     }
     json_error_t jerr;
@@ -129,8 +141,8 @@ int main(int argc, char **argv) {
         for (size_t o = 0; o < n_out; o++) ml_value_free(outs[o]);
     }
     qsort(times, (size_t)iters, sizeof *times, cmp_u64);
-    printf("{\"median_us\": %.1f, \"min_us\": %.1f, \"max_us\": %.1f}\n", times[iters / 2] / 1e3, times[0] / 1e3,
-           times[iters - 1] / 1e3);
+    printf("{\"median_us\": %.1f, \"min_us\": %.1f, \"max_us\": %.1f}\n", times[iters / 2] / 1e3,
+           times[0] / 1e3, times[iters - 1] / 1e3);
     for (size_t i = 0; i < n_in; i++) ml_value_free(inputs[i]);
     free(outs);
     free(times);

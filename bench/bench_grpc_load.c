@@ -60,8 +60,10 @@ static void *run(void *arg) {
         grpc_call_start_batch(call, ops, 6, w, NULL);
         grpc_completion_queue_pluck(cq, w, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         uint64_t t1 = ml_now_ns();
-        if (status != GRPC_STATUS_OK || !recv) w->errors++;
-        else if (w->n < w->cap) w->lat[w->n++] = t1 - t0;
+        if (status != GRPC_STATUS_OK || !recv)
+            w->errors++;
+        else if (w->n < w->cap)
+            w->lat[w->n++] = t1 - t0;
         if (recv) grpc_byte_buffer_destroy(recv);
         grpc_byte_buffer_destroy(send);
         grpc_slice_unref(details);
@@ -84,14 +86,19 @@ int main(int argc, char **argv) {
     int conc = 1;
     double seconds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--target")) target = argv[i + 1];
-        else if (!strcmp(argv[i], "--model")) model = argv[i + 1];
-        else if (!strcmp(argv[i], "--concurrency")) conc = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        if (!strcmp(argv[i], "--target"))
+            target = argv[i + 1];
+        else if (!strcmp(argv[i], "--model"))
+            model = argv[i + 1];
+        else if (!strcmp(argv[i], "--concurrency"))
+            conc = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atof(argv[i + 1]);
     }
     if (conc < 1 || conc > 1024) return 2;
     Inference__ModelInferRequest req = INFERENCE__MODEL_INFER_REQUEST__INIT;
-    Inference__ModelInferRequest__InferInputTensor in = INFERENCE__MODEL_INFER_REQUEST__INFER_INPUT_TENSOR__INIT;
+    Inference__ModelInferRequest__InferInputTensor in =
+        INFERENCE__MODEL_INFER_REQUEST__INFER_INPUT_TENSOR__INIT;
     Inference__InferTensorContents contents = INFERENCE__INFER_TENSOR_CONTENTS__INIT;
     float x[16];
     for (int i = 0; i < 16; i++) x[i] = (float)i;
@@ -141,9 +148,10 @@ int main(int argc, char **argv) {
         free(ws[i].lat);
     }
     qsort(all, total, 8, cmp);
-    printf("{\"rps\": %.0f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"requests\": %zu, \"errors\": %zu}\n",
-           total / elapsed, total ? all[total / 2] / 1e3 : 0.0, total ? all[(size_t)(total * 0.99)] / 1e3 : 0.0,
-           total, errors);
+    printf(
+        "{\"rps\": %.0f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"requests\": %zu, \"errors\": %zu}\n",
+        total / elapsed, total ? all[total / 2] / 1e3 : 0.0,
+        total ? all[(size_t)(total * 0.99)] / 1e3 : 0.0, total, errors);
     free(all);
     free(ws);
     free(th);

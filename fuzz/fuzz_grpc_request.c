@@ -17,11 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ml_tensor_list_clear(&in);
         inference__model_infer_request__free_unpacked(k, NULL);
     }
-    Tensorflow__Serving__PredictRequest *p = tensorflow__serving__predict_request__unpack(NULL, size, data);
+    Tensorflow__Serving__PredictRequest *p =
+        tensorflow__serving__predict_request__unpack(NULL, size, data);
     if (p) {
         for (size_t i = 0; i < p->n_inputs; i++) {
             ml_tensor *t = NULL;
-            if (p->inputs[i]->value) ml_status_free(ml_tf_tensor_from_proto("x", p->inputs[i]->value, &t));
+            if (p->inputs[i]->value)
+                ml_status_free(ml_tf_tensor_from_proto("x", p->inputs[i]->value, &t));
             ml_tensor_free(t);
         }
         tensorflow__serving__predict_request__free_unpacked(p, NULL);

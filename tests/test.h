@@ -25,7 +25,7 @@ static int tests_passed, tests_failed;
     do {                                                                                           \
         long long a_ = (long long)(a), b_ = (long long)(b);                                        \
         if (a_ != b_) {                                                                            \
-            fprintf(stderr, "    %s:%d: %s == %s failed: %lld vs %lld\n", __FILE__, __LINE__, #a, \
+            fprintf(stderr, "    %s:%d: %s == %s failed: %lld vs %lld\n", __FILE__, __LINE__, #a,  \
                     #b, a_, b_);                                                                   \
             test_failures_in_current++;                                                            \
         }                                                                                          \
@@ -35,7 +35,7 @@ static int tests_passed, tests_failed;
     do {                                                                                           \
         double a_ = (double)(a), b_ = (double)(b);                                                 \
         if (!(fabs(a_ - b_) <= (tol))) {                                                           \
-            fprintf(stderr, "    %s:%d: %s ~= %s failed: %.9g vs %.9g\n", __FILE__, __LINE__, #a, \
+            fprintf(stderr, "    %s:%d: %s ~= %s failed: %.9g vs %.9g\n", __FILE__, __LINE__, #a,  \
                     #b, a_, b_);                                                                   \
             test_failures_in_current++;                                                            \
         }                                                                                          \
@@ -45,7 +45,7 @@ static int tests_passed, tests_failed;
     do {                                                                                           \
         const char *a_ = (a), *b_ = (b);                                                           \
         if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
-            fprintf(stderr, "    %s:%d: \"%s\" == \"%s\" failed\n", __FILE__, __LINE__,           \
+            fprintf(stderr, "    %s:%d: \"%s\" == \"%s\" failed\n", __FILE__, __LINE__,            \
                     a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                       \
             test_failures_in_current++;                                                            \
         }                                                                                          \
@@ -56,7 +56,7 @@ static int tests_passed, tests_failed;
     do {                                                                                           \
         ml_status st_ = (expr);                                                                    \
         if (st_) {                                                                                 \
-            fprintf(stderr, "    %s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,              \
+            fprintf(stderr, "    %s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,               \
                     ml_status_message(st_));                                                       \
             ml_status_free(st_);                                                                   \
             test_failures_in_current++;                                                            \
@@ -68,7 +68,7 @@ static int tests_passed, tests_failed;
     do {                                                                                           \
         ml_status st_ = (expr);                                                                    \
         if (ml_status_code(st_) != (code)) {                                                       \
-            fprintf(stderr, "    %s:%d: %s: expected %s, got %s (%s)\n", __FILE__, __LINE__,      \
+            fprintf(stderr, "    %s:%d: %s: expected %s, got %s (%s)\n", __FILE__, __LINE__,       \
                     #expr, ml_code_name(code), ml_code_name(ml_status_code(st_)),                  \
                     ml_status_message(st_));                                                       \
             test_failures_in_current++;                                                            \

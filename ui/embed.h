@@ -10,7 +10,7 @@ typedef struct ml_ui_asset {
     const char *content_type; /* "text/html; charset=utf-8", ... */
     const unsigned char *data;
     size_t len;
-    const char *etag;         /* strong ETag (content hash), quoted */
+    const char *etag; /* strong ETag (content hash), quoted */
 } ml_ui_asset;
 
 /* Asset for a request path ("/" maps to "/index.html"), or NULL. */

@@ -9,10 +9,10 @@
 typedef struct ml_arena_block ml_arena_block;
 
 typedef struct ml_arena {
-    ml_arena_block *head;  /* current block, newest first */
-    size_t block_size;     /* default size of a new block */
-    size_t total;          /* bytes handed out since the last reset */
-    size_t limit;          /* 0 = unbounded; otherwise allocations past it fail */
+    ml_arena_block *head; /* current block, newest first */
+    size_t block_size;    /* default size of a new block */
+    size_t total;         /* bytes handed out since the last reset */
+    size_t limit;         /* 0 = unbounded; otherwise allocations past it fail */
 } ml_arena;
 
 /* block_size 0 picks a default (64 KiB). limit 0 means unbounded. */

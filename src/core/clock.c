@@ -8,4 +8,6 @@ uint64_t ml_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int64_t ml_unix_time(void) { return (int64_t)time(NULL); }
+int64_t ml_unix_time(void) {
+    return (int64_t)time(NULL);
+}

@@ -31,9 +31,13 @@ static const dtype_info infos[ML_DTYPE_COUNT] = {
     [ML_BFLOAT16] = {2, "bfloat16", "BF16", "DT_BFLOAT16"},
 };
 
-bool ml_dtype_valid(int dt) { return dt > ML_UNDEFINED && dt < ML_DTYPE_COUNT; }
+bool ml_dtype_valid(int dt) {
+    return dt > ML_UNDEFINED && dt < ML_DTYPE_COUNT;
+}
 
-size_t ml_dtype_size(ml_dtype dt) { return ml_dtype_valid((int)dt) ? infos[dt].size : 0; }
+size_t ml_dtype_size(ml_dtype dt) {
+    return ml_dtype_valid((int)dt) ? infos[dt].size : 0;
+}
 
 bool ml_dtype_is_float(ml_dtype dt) {
     return dt == ML_FLOAT || dt == ML_DOUBLE || dt == ML_FLOAT16 || dt == ML_BFLOAT16;
@@ -41,9 +45,17 @@ bool ml_dtype_is_float(ml_dtype dt) {
 
 bool ml_dtype_is_integer(ml_dtype dt) {
     switch (dt) {
-    case ML_UINT8: case ML_INT8: case ML_UINT16: case ML_INT16: case ML_INT32:
-    case ML_INT64: case ML_UINT32: case ML_UINT64: return true;
-    default: return false;
+    case ML_UINT8:
+    case ML_INT8:
+    case ML_UINT16:
+    case ML_INT16:
+    case ML_INT32:
+    case ML_INT64:
+    case ML_UINT32:
+    case ML_UINT64:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -55,7 +67,9 @@ const char *ml_dtype_kserve_name(ml_dtype dt) {
     return ml_dtype_valid((int)dt) ? infos[dt].kserve : NULL;
 }
 
-const char *ml_dtype_tf_name(ml_dtype dt) { return ml_dtype_valid((int)dt) ? infos[dt].tf : NULL; }
+const char *ml_dtype_tf_name(ml_dtype dt) {
+    return ml_dtype_valid((int)dt) ? infos[dt].tf : NULL;
+}
 
 ml_dtype ml_dtype_parse(const char *name) {
     if (!name) return ML_UNDEFINED;
@@ -65,7 +79,10 @@ ml_dtype ml_dtype_parse(const char *name) {
             (d->tf && strcasecmp(name, d->tf) == 0))
             return (ml_dtype)i;
     }
-    static const struct { const char *alias; ml_dtype dt; } aliases[] = {
+    static const struct {
+        const char *alias;
+        ml_dtype dt;
+    } aliases[] = {
         {"float32", ML_FLOAT}, {"float64", ML_DOUBLE}, {"half", ML_FLOAT16},
         {"bytes", ML_STRING},  {"str", ML_STRING},     {"boolean", ML_BOOL},
         {"int", ML_INT64},     {"long", ML_INT64},     {"DT_INT64", ML_INT64},
@@ -120,7 +137,9 @@ uint16_t ml_float_to_fp16(float f) {
     return sign | (uint16_t)half;
 }
 
-float ml_bf16_to_float(uint16_t b) { return u2f((uint32_t)b << 16); }
+float ml_bf16_to_float(uint16_t b) {
+    return u2f((uint32_t)b << 16);
+}
 
 uint16_t ml_float_to_bf16(float f) {
     uint32_t u = f2u(f);

@@ -18,7 +18,9 @@ int ml_log_parse_level(const char *name) {
     return -1;
 }
 
-void ml_log_set_level(ml_log_level level) { atomic_store(&current_level, (int)level); }
+void ml_log_set_level(ml_log_level level) {
+    atomic_store(&current_level, (int)level);
+}
 
 ml_log_level ml_log_get_level(void) {
     int lvl = atomic_load(&current_level);

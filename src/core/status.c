@@ -56,9 +56,13 @@ ml_status ml_status_wrap(ml_status st, const char *fmt, ...) {
     return st;
 }
 
-ml_code ml_status_code(const ml_status st) { return st ? st->code : ML_OK; }
+ml_code ml_status_code(const ml_status st) {
+    return st ? st->code : ML_OK;
+}
 
-const char *ml_status_message(const ml_status st) { return st ? st->message : "OK"; }
+const char *ml_status_message(const ml_status st) {
+    return st ? st->message : "OK";
+}
 
 void ml_status_free(ml_status st) {
     if (!st || st == &oom_status) return;
@@ -68,18 +72,30 @@ void ml_status_free(ml_status st) {
 
 const char *ml_code_name(ml_code code) {
     switch (code) {
-    case ML_OK: return "OK";
-    case ML_ERR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case ML_ERR_NOT_FOUND: return "NOT_FOUND";
-    case ML_ERR_ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case ML_ERR_CONFLICT: return "CONFLICT";
-    case ML_ERR_UNSUPPORTED: return "UNSUPPORTED";
-    case ML_ERR_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case ML_ERR_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case ML_ERR_IO: return "IO";
-    case ML_ERR_UNAVAILABLE: return "UNAVAILABLE";
-    case ML_ERR_DEADLINE: return "DEADLINE_EXCEEDED";
-    case ML_ERR_INTERNAL: return "INTERNAL";
+    case ML_OK:
+        return "OK";
+    case ML_ERR_INVALID_ARGUMENT:
+        return "INVALID_ARGUMENT";
+    case ML_ERR_NOT_FOUND:
+        return "NOT_FOUND";
+    case ML_ERR_ALREADY_EXISTS:
+        return "ALREADY_EXISTS";
+    case ML_ERR_CONFLICT:
+        return "CONFLICT";
+    case ML_ERR_UNSUPPORTED:
+        return "UNSUPPORTED";
+    case ML_ERR_RESOURCE_EXHAUSTED:
+        return "RESOURCE_EXHAUSTED";
+    case ML_ERR_OUT_OF_MEMORY:
+        return "OUT_OF_MEMORY";
+    case ML_ERR_IO:
+        return "IO";
+    case ML_ERR_UNAVAILABLE:
+        return "UNAVAILABLE";
+    case ML_ERR_DEADLINE:
+        return "DEADLINE_EXCEEDED";
+    case ML_ERR_INTERNAL:
+        return "INTERNAL";
     }
     return "UNKNOWN";
 }

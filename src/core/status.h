@@ -12,17 +12,17 @@
 
 typedef enum ml_code {
     ML_OK = 0,
-    ML_ERR_INVALID_ARGUMENT, /* the caller's input is wrong (HTTP 400, gRPC INVALID_ARGUMENT) */
-    ML_ERR_NOT_FOUND,        /* a named thing does not exist (404) */
-    ML_ERR_ALREADY_EXISTS,   /* creating something that exists (409) */
-    ML_ERR_CONFLICT,         /* the change conflicts with current state (409) */
-    ML_ERR_UNSUPPORTED,      /* valid input we do not implement (501 / UNIMPLEMENTED) */
+    ML_ERR_INVALID_ARGUMENT,   /* the caller's input is wrong (HTTP 400, gRPC INVALID_ARGUMENT) */
+    ML_ERR_NOT_FOUND,          /* a named thing does not exist (404) */
+    ML_ERR_ALREADY_EXISTS,     /* creating something that exists (409) */
+    ML_ERR_CONFLICT,           /* the change conflicts with current state (409) */
+    ML_ERR_UNSUPPORTED,        /* valid input we do not implement (501 / UNIMPLEMENTED) */
     ML_ERR_RESOURCE_EXHAUSTED, /* a size/count limit was exceeded (413 / RESOURCE_EXHAUSTED) */
-    ML_ERR_OUT_OF_MEMORY,    /* allocation failed */
-    ML_ERR_IO,               /* file or socket I/O failed */
-    ML_ERR_UNAVAILABLE,      /* a dependency is down or not ready (503) */
-    ML_ERR_DEADLINE,         /* the deadline passed (504 / DEADLINE_EXCEEDED) */
-    ML_ERR_INTERNAL,         /* a bug: an invariant was broken (500) */
+    ML_ERR_OUT_OF_MEMORY,      /* allocation failed */
+    ML_ERR_IO,                 /* file or socket I/O failed */
+    ML_ERR_UNAVAILABLE,        /* a dependency is down or not ready (503) */
+    ML_ERR_DEADLINE,           /* the deadline passed (504 / DEADLINE_EXCEEDED) */
+    ML_ERR_INTERNAL,           /* a bug: an invariant was broken (500) */
 } ml_code;
 
 typedef struct ml_status_s *ml_status;

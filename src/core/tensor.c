@@ -55,7 +55,8 @@ char *ml_shape_format(int rank, const int64_t *dims, char *buf, size_t size) {
 ml_status ml_shape_broadcast(int ra, const int64_t *a, int rb, const int64_t *b, int *rank_out,
                              int64_t *dims_out) {
     int r = ra > rb ? ra : rb;
-    if (r > ML_MAX_RANK) return ml_error(ML_ERR_UNSUPPORTED, "rank %d is over the limit %d", r, ML_MAX_RANK);
+    if (r > ML_MAX_RANK)
+        return ml_error(ML_ERR_UNSUPPORTED, "rank %d is over the limit %d", r, ML_MAX_RANK);
     int64_t tmp[ML_MAX_RANK];
     for (int i = 0; i < r; i++) {
         int64_t da = i < r - ra ? 1 : a[i - (r - ra)];
@@ -67,7 +68,8 @@ ml_status ml_shape_broadcast(int ra, const int64_t *a, int rb, const int64_t *b,
         else {
             char sa[128], sb[128];
             return ml_error(ML_ERR_INVALID_ARGUMENT, "shapes %s and %s cannot be broadcast",
-                            ml_shape_format(ra, a, sa, sizeof sa), ml_shape_format(rb, b, sb, sizeof sb));
+                            ml_shape_format(ra, a, sa, sizeof sa),
+                            ml_shape_format(rb, b, sb, sizeof sb));
         }
     }
     memcpy(dims_out, tmp, sizeof(int64_t) * (size_t)r);
@@ -76,7 +78,8 @@ ml_status ml_shape_broadcast(int ra, const int64_t *a, int rb, const int64_t *b,
 }
 
 static ml_status check_shape(ml_dtype dtype, int rank, const int64_t *dims, size_t *numel) {
-    if (!ml_dtype_valid((int)dtype)) return ml_error(ML_ERR_INVALID_ARGUMENT, "invalid dtype %d", (int)dtype);
+    if (!ml_dtype_valid((int)dtype))
+        return ml_error(ML_ERR_INVALID_ARGUMENT, "invalid dtype %d", (int)dtype);
     if (rank < 0 || rank > ML_MAX_RANK)
         return ml_error(ML_ERR_UNSUPPORTED, "rank %d is outside 0..%d", rank, ML_MAX_RANK);
     if (!ml_shape_numel(rank, dims, numel)) {
@@ -150,7 +153,8 @@ ml_status ml_tensor_view(const ml_tensor *src, int rank, const int64_t *dims, ml
     ML_TRY(check_shape(src->dtype, rank, dims, &numel));
     if (numel != ml_tensor_numel(src)) {
         char a[256], b[256];
-        return ml_error(ML_ERR_INVALID_ARGUMENT, "cannot view shape %s as %s: element counts differ",
+        return ml_error(ML_ERR_INVALID_ARGUMENT,
+                        "cannot view shape %s as %s: element counts differ",
                         ml_shape_format(src->rank, src->dims, a, sizeof a),
                         ml_shape_format(rank, dims, b, sizeof b));
     }
@@ -205,9 +209,13 @@ size_t ml_tensor_numel(const ml_tensor *t) {
     return n;
 }
 
-size_t ml_tensor_nbytes(const ml_tensor *t) { return ml_tensor_numel(t) * ml_dtype_size(t->dtype); }
+size_t ml_tensor_nbytes(const ml_tensor *t) {
+    return ml_tensor_numel(t) * ml_dtype_size(t->dtype);
+}
 
-bool ml_tensor_owns_data(const ml_tensor *t) { return t->buffer != NULL; }
+bool ml_tensor_owns_data(const ml_tensor *t) {
+    return t->buffer != NULL;
+}
 
 bool ml_tensor_storage_unique(const ml_tensor *t) {
     return t->buffer && atomic_load(&t->buffer->refs) == 1;
@@ -217,7 +225,8 @@ ml_status ml_tensor_set_string(ml_tensor *t, size_t i, const char *s, size_t len
     if (t->dtype != ML_STRING || !t->buffer)
         return ml_error(ML_ERR_INTERNAL, "set_string on a %s tensor that it does not own",
                         ml_dtype_name(t->dtype));
-    if (i >= ml_tensor_numel(t)) return ml_error(ML_ERR_INTERNAL, "string index %zu out of range", i);
+    if (i >= ml_tensor_numel(t))
+        return ml_error(ML_ERR_INTERNAL, "string index %zu out of range", i);
     if (len == SIZE_MAX) return ml_error(ML_ERR_INVALID_ARGUMENT, "string too long");
     char *copy = malloc(len + 1);
     if (!copy) return ml_error(ML_ERR_OUT_OF_MEMORY, "string of %zu bytes", len);
@@ -233,39 +242,80 @@ ml_status ml_tensor_set_string(ml_tensor *t, size_t i, const char *s, size_t len
 double ml_tensor_get_f64(const ml_tensor *t, size_t i) {
     const void *d = t->data;
     switch (t->dtype) {
-    case ML_FLOAT: return ((const float *)d)[i];
-    case ML_DOUBLE: return ((const double *)d)[i];
-    case ML_FLOAT16: return ml_fp16_to_float(((const uint16_t *)d)[i]);
-    case ML_BFLOAT16: return ml_bf16_to_float(((const uint16_t *)d)[i]);
-    case ML_INT8: return ((const int8_t *)d)[i];
-    case ML_UINT8: return ((const uint8_t *)d)[i];
-    case ML_INT16: return ((const int16_t *)d)[i];
-    case ML_UINT16: return ((const uint16_t *)d)[i];
-    case ML_INT32: return ((const int32_t *)d)[i];
-    case ML_UINT32: return ((const uint32_t *)d)[i];
-    case ML_INT64: return (double)((const int64_t *)d)[i];
-    case ML_UINT64: return (double)((const uint64_t *)d)[i];
-    case ML_BOOL: return ((const uint8_t *)d)[i] ? 1.0 : 0.0;
-    default: return 0.0;
+    case ML_FLOAT:
+        return ((const float *)d)[i];
+    case ML_DOUBLE:
+        return ((const double *)d)[i];
+    case ML_FLOAT16:
+        return ml_fp16_to_float(((const uint16_t *)d)[i]);
+    case ML_BFLOAT16:
+        return ml_bf16_to_float(((const uint16_t *)d)[i]);
+    case ML_INT8:
+        return ((const int8_t *)d)[i];
+    case ML_UINT8:
+        return ((const uint8_t *)d)[i];
+    case ML_INT16:
+        return ((const int16_t *)d)[i];
+    case ML_UINT16:
+        return ((const uint16_t *)d)[i];
+    case ML_INT32:
+        return ((const int32_t *)d)[i];
+    case ML_UINT32:
+        return ((const uint32_t *)d)[i];
+    case ML_INT64:
+        return (double)((const int64_t *)d)[i];
+    case ML_UINT64:
+        return (double)((const uint64_t *)d)[i];
+    case ML_BOOL:
+        return ((const uint8_t *)d)[i] ? 1.0 : 0.0;
+    default:
+        return 0.0;
     }
 }
 
 void ml_tensor_set_f64(ml_tensor *t, size_t i, double v) {
     void *d = t->data;
     switch (t->dtype) {
-    case ML_FLOAT: ((float *)d)[i] = (float)v; break;
-    case ML_DOUBLE: ((double *)d)[i] = v; break;
-    case ML_FLOAT16: ((uint16_t *)d)[i] = ml_float_to_fp16((float)v); break;
-    case ML_BFLOAT16: ((uint16_t *)d)[i] = ml_float_to_bf16((float)v); break;
-    case ML_INT8: ((int8_t *)d)[i] = (int8_t)v; break;
-    case ML_UINT8: ((uint8_t *)d)[i] = (uint8_t)v; break;
-    case ML_INT16: ((int16_t *)d)[i] = (int16_t)v; break;
-    case ML_UINT16: ((uint16_t *)d)[i] = (uint16_t)v; break;
-    case ML_INT32: ((int32_t *)d)[i] = (int32_t)v; break;
-    case ML_UINT32: ((uint32_t *)d)[i] = (uint32_t)v; break;
-    case ML_INT64: ((int64_t *)d)[i] = (int64_t)v; break;
-    case ML_UINT64: ((uint64_t *)d)[i] = (uint64_t)v; break;
-    case ML_BOOL: ((uint8_t *)d)[i] = v != 0.0; break;
-    default: break;
+    case ML_FLOAT:
+        ((float *)d)[i] = (float)v;
+        break;
+    case ML_DOUBLE:
+        ((double *)d)[i] = v;
+        break;
+    case ML_FLOAT16:
+        ((uint16_t *)d)[i] = ml_float_to_fp16((float)v);
+        break;
+    case ML_BFLOAT16:
+        ((uint16_t *)d)[i] = ml_float_to_bf16((float)v);
+        break;
+    case ML_INT8:
+        ((int8_t *)d)[i] = (int8_t)v;
+        break;
+    case ML_UINT8:
+        ((uint8_t *)d)[i] = (uint8_t)v;
+        break;
+    case ML_INT16:
+        ((int16_t *)d)[i] = (int16_t)v;
+        break;
+    case ML_UINT16:
+        ((uint16_t *)d)[i] = (uint16_t)v;
+        break;
+    case ML_INT32:
+        ((int32_t *)d)[i] = (int32_t)v;
+        break;
+    case ML_UINT32:
+        ((uint32_t *)d)[i] = (uint32_t)v;
+        break;
+    case ML_INT64:
+        ((int64_t *)d)[i] = (int64_t)v;
+        break;
+    case ML_UINT64:
+        ((uint64_t *)d)[i] = (uint64_t)v;
+        break;
+    case ML_BOOL:
+        ((uint8_t *)d)[i] = v != 0.0;
+        break;
+    default:
+        break;
     }
 }

@@ -25,10 +25,10 @@ typedef struct ml_buffer ml_buffer;
 
 typedef struct ml_tensor {
     ml_dtype dtype;
-    int rank;                   /* 0 for a scalar */
-    int64_t dims[ML_MAX_RANK];  /* each >= 0 */
-    void *data;                 /* never NULL, even for 0 elements */
-    ml_buffer *buffer;          /* counted reference to owned storage; NULL when borrowed */
+    int rank;                  /* 0 for a scalar */
+    int64_t dims[ML_MAX_RANK]; /* each >= 0 */
+    void *data;                /* never NULL, even for 0 elements */
+    ml_buffer *buffer;         /* counted reference to owned storage; NULL when borrowed */
 } ml_tensor;
 
 /* Number of elements of a shape; false on a negative dim or on overflow of

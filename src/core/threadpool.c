@@ -110,7 +110,8 @@ ml_status ml_threadpool_create(size_t n_threads, ml_threadpool **out) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = n > 0 ? (size_t)n : 1;
     }
-    if (n_threads > 1024) return ml_error(ML_ERR_INVALID_ARGUMENT, "thread count %zu is over 1024", n_threads);
+    if (n_threads > 1024)
+        return ml_error(ML_ERR_INVALID_ARGUMENT, "thread count %zu is over 1024", n_threads);
     ml_threadpool *p = calloc(1, sizeof *p);
     if (!p) return ml_error(ML_ERR_OUT_OF_MEMORY, "thread pool");
     p->n_workers = n_threads - 1;
@@ -150,7 +151,9 @@ void ml_threadpool_destroy(ml_threadpool *p) {
     free(p);
 }
 
-size_t ml_threadpool_size(const ml_threadpool *p) { return p ? p->n_workers + 1 : 1; }
+size_t ml_threadpool_size(const ml_threadpool *p) {
+    return p ? p->n_workers + 1 : 1;
+}
 
 void ml_parallel_for(ml_threadpool *p, size_t n, size_t min_chunk, ml_range_fn fn, void *arg) {
     if (n == 0) return;

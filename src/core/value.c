@@ -71,7 +71,8 @@ static ml_status view_of(const ml_tensor *t, ml_tensor **out) {
 ml_status ml_value_clone(const ml_value *v, ml_value **out) {
     *out = NULL;
     switch (v->kind) {
-    case ML_VALUE_NONE: return ml_value_new_none(out);
+    case ML_VALUE_NONE:
+        return ml_value_new_none(out);
     case ML_VALUE_TENSOR: {
         ml_tensor *t;
         ML_TRY(view_of(v->tensor, &t));

@@ -21,11 +21,12 @@ typedef enum ml_value_kind {
 typedef struct ml_value ml_value;
 struct ml_value {
     ml_value_kind kind;
-    ml_tensor *tensor;   /* TENSOR */
-    ml_value **items;    /* SEQUENCE: n_items values */
+    ml_tensor *tensor; /* TENSOR */
+    ml_value **items;  /* SEQUENCE: n_items values */
     size_t n_items;
-    ml_dtype elem_dtype; /* SEQUENCE of tensors: their dtype (may be UNDEFINED when empty and unknown) */
-    ml_tensor *keys;     /* MAP: 1-D keys and values of equal length */
+    ml_dtype
+        elem_dtype; /* SEQUENCE of tensors: their dtype (may be UNDEFINED when empty and unknown) */
+    ml_tensor *keys; /* MAP: 1-D keys and values of equal length */
     ml_tensor *values;
 };
 

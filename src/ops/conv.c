@@ -140,8 +140,8 @@ static void *nn_conv_scratch(size_t bytes) {
 #define CONV_IMPL(T, GEMM)                                                                         \
     typedef struct im2col_##T {                                                                    \
         const nn_conv_dims *cd;                                                                    \
-        const T *x; /* one group of one image: Cg x in_sp */                                       \
-        T *col;     /* (Cg*kvol) x (o1-o0)*inner */                                                \
+        const T *x;     /* one group of one image: Cg x in_sp */                                   \
+        T *col;         /* (Cg*kvol) x (o1-o0)*inner */                                            \
         int64_t o0, o1; /* range of output positions over all but the last spatial dim */          \
     } im2col_##T;                                                                                  \
                                                                                                    \
@@ -213,7 +213,7 @@ static void *nn_conv_scratch(size_t bytes) {
         if (cd->out_sp == 0 || cd->Mg == 0) return;                                                \
         const T *bmat = xg;                                                                        \
         if (!pointwise) {                                                                          \
-            im2col_##T job = {cd, xg, col, 0, cd->out_sp / cd->g.out[cd->g.nsp - 1]};             \
+            im2col_##T job = {cd, xg, col, 0, cd->out_sp / cd->g.out[cd->g.nsp - 1]};              \
             size_t chunk = (size_t)(4096 / (cd->out_sp + 1)) + 1;                                  \
             ml_parallel_for(pool, (size_t)rows, chunk, im2col_rows_##T, &job);                     \
             bmat = col;                                                                            \
@@ -305,8 +305,9 @@ static void *nn_conv_scratch(size_t bytes) {
             }                                                                                      \
             int64_t tiles = (outer + tile_outer - 1) / tile_outer;                                 \
             /* enough independent tasks for the pool (any count when serial) */                    \
-            bool fits = pointwise || (size_t)(per * tile_outer) * sizeof(T) <= NN_CONV_SCRATCH_KEEP; \
-            if (fits && (threads == 1 || slices * tiles >= (int64_t)threads)) {                   \
+            bool fits =                                                                            \
+                pointwise || (size_t)(per * tile_outer) * sizeof(T) <= NN_CONV_SCRATCH_KEEP;       \
+            if (fits && (threads == 1 || slices * tiles >= (int64_t)threads)) {                    \
                 tiles_##T job = {cd, x, w, b, y, pointwise, tile_outer, tiles, 0};                 \
                 /* chunks of at least half the threshold: tiny convs stay inline */                \
                 double task = (double)cd->Mg * (double)rows * (double)(tile_outer * inner);        \
@@ -516,7 +517,9 @@ static ml_status pack_w_init(const ml_node *node, void **state) {
     return ML_STATUS_OK;
 }
 
-static void pack_w_free(void *state) { nn_pack_release(state); }
+static void pack_w_free(void *state) {
+    nn_pack_release(state);
+}
 
 const ml_kernel ml_kernels_conv[] = {
     {"", "Conv", 1, 0, pack_w_init, pack_w_free, conv_run},

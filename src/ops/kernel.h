@@ -47,10 +47,10 @@ typedef struct ml_attr {
     ml_attr_type type;
     float f;
     int64_t i;
-    ml_str s;            /* STRING (bytes; NUL-terminated) */
-    ml_tensor *t;        /* TENSOR (sparse tensors are densified by the loader) */
-    ml_graph *g;         /* GRAPH */
-    size_t n;            /* element count of the list forms below */
+    ml_str s;     /* STRING (bytes; NUL-terminated) */
+    ml_tensor *t; /* TENSOR (sparse tensors are densified by the loader) */
+    ml_graph *g;  /* GRAPH */
+    size_t n;     /* element count of the list forms below */
     float *floats;
     int64_t *ints;
     ml_str *strings;
@@ -61,12 +61,12 @@ typedef struct ml_attr {
 typedef struct ml_kernel ml_kernel;
 
 typedef struct ml_node {
-    const char *name;     /* may be "" */
+    const char *name; /* may be "" */
     const char *op_type;
-    const char *domain;   /* "" for the default ai.onnx domain */
-    int opset;            /* the model's opset version for this node's domain */
+    const char *domain; /* "" for the default ai.onnx domain */
+    int opset;          /* the model's opset version for this node's domain */
     size_t n_inputs;
-    const char **input_names;  /* "" marks an omitted optional input */
+    const char **input_names; /* "" marks an omitted optional input */
     size_t n_outputs;
     const char **output_names; /* "" marks an omitted optional output */
     size_t n_attrs;
@@ -99,18 +99,18 @@ struct ml_kernel_ctx {
     size_t n_inputs;
     ml_value *const *inputs; /* inputs[i] is NULL when the optional input is omitted */
     size_t n_outputs;
-    ml_value **outputs;      /* filled by the kernel through the helpers below */
-    ml_threadpool *pool;     /* intra-op parallelism; may be NULL */
+    ml_value **outputs;  /* filled by the kernel through the helpers below */
+    ml_threadpool *pool; /* intra-op parallelism; may be NULL */
     const ml_kernel_env *env;
-    void *exec;              /* executor-private */
+    void *exec; /* executor-private */
 };
 
 /* A kernel for one op over a range of opset versions. */
 struct ml_kernel {
-    const char *domain;  /* "" (ai.onnx), "ai.onnx.ml", "com.microsoft", ... */
+    const char *domain; /* "" (ai.onnx), "ai.onnx.ml", "com.microsoft", ... */
     const char *op_type;
-    int since_version;   /* first opset version handled */
-    int until_version;   /* last opset version handled; 0 = no upper bound */
+    int since_version; /* first opset version handled */
+    int until_version; /* last opset version handled; 0 = no upper bound */
     /* Optional: validates attributes at load time and builds node state. */
     ml_status (*init)(const ml_node *node, void **state);
     void (*destroy)(void *state);

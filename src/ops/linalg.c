@@ -464,8 +464,8 @@ static ml_status gemm_run(ml_kernel_ctx *ctx) {
             if (K == 0) {
                 for (int64_t i = 0; i < M * N; i++) Y[i] = fc ? Y[i] * beta : 0.0f;
             } else {
-                nn_sgemm(ctx->pool, ta, tb, (int)M, (int)N, (int)K, alpha, fa, (int)a->dims[1],
-                         fb, ldb, fc ? beta : 0.0f, Y, (int)N);
+                nn_sgemm(ctx->pool, ta, tb, (int)M, (int)N, (int)K, alpha, fa, (int)a->dims[1], fb,
+                         ldb, fc ? beta : 0.0f, Y, (int)N);
             }
             nn_f32_commit(y, oy);
         } else {
@@ -563,7 +563,9 @@ static ml_status pack_b_init(const ml_node *node, void **state) {
     return ML_STATUS_OK;
 }
 
-static void pack_b_free(void *state) { nn_pack_release(state); }
+static void pack_b_free(void *state) {
+    nn_pack_release(state);
+}
 
 const ml_kernel ml_kernels_linalg[] = {
     {"", "MatMul", 1, 0, pack_b_init, pack_b_free, matmul_run},

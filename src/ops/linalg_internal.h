@@ -48,8 +48,7 @@ void nn_blas_init(void);
 void nn_sgemm(ml_threadpool *pool, bool ta, bool tb, int M, int N, int K, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 void nn_dgemm(ml_threadpool *pool, bool ta, bool tb, int M, int N, int K, double alpha,
-              const double *a, int lda, const double *b, int ldb, double beta, double *c,
-              int ldc);
+              const double *a, int lda, const double *b, int ldb, double beta, double *c, int ldc);
 
 /* ---- linalg_pack.c: load-time float32 copies of constant weights ---- */
 /* Nodes that read the same constant tensor (e.g. one weight reused by every

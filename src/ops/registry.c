@@ -6,11 +6,11 @@
 #include "ops/kernel.h"
 
 static const ml_kernel *const families[] = {
-    ml_kernels_elementwise, ml_kernels_activation, ml_kernels_cast,     ml_kernels_reduce,
-    ml_kernels_shape,       ml_kernels_index,      ml_kernels_linalg,   ml_kernels_conv,
-    ml_kernels_pool,        ml_kernels_norm,       ml_kernels_rnn,      ml_kernels_resize,
-    ml_kernels_control,     ml_kernels_sequence,   ml_kernels_string,   ml_kernels_ml,
-    ml_kernels_quant,       ml_kernels_random,     ml_kernels_signal,   ml_kernels_misc,
+    ml_kernels_elementwise, ml_kernels_activation, ml_kernels_cast,   ml_kernels_reduce,
+    ml_kernels_shape,       ml_kernels_index,      ml_kernels_linalg, ml_kernels_conv,
+    ml_kernels_pool,        ml_kernels_norm,       ml_kernels_rnn,    ml_kernels_resize,
+    ml_kernels_control,     ml_kernels_sequence,   ml_kernels_string, ml_kernels_ml,
+    ml_kernels_quant,       ml_kernels_random,     ml_kernels_signal, ml_kernels_misc,
 };
 
 static bool domain_equal(const char *a, const char *b) {

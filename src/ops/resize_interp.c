@@ -35,7 +35,8 @@ static double orig_coord(const rs_params *p, int64_t x, int64_t in, int64_t out,
     case RS_TF_HALF_PIXEL_FOR_NN:
         return (xr + 0.5f) / s;
     case RS_TF_CROP_AND_RESIZE:
-        return out > 1 ? (float)rs * (inf_ - 1.0f) + xr * (float)(re - rs) * (inf_ - 1.0f) / (outf - 1.0f)
+        return out > 1 ? (float)rs * (inf_ - 1.0f) +
+                             xr * (float)(re - rs) * (inf_ - 1.0f) / (outf - 1.0f)
                        : 0.5f * (float)(rs + re) * (inf_ - 1.0f);
     }
     return 0.0;

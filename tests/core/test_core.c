@@ -66,10 +66,10 @@ static void test_half_precision(void) {
     CHECK(isnan(ml_fp16_to_float(0x7e00)));
     CHECK_EQ_INT(ml_float_to_fp16(1.0f), 0x3c00);
     CHECK_EQ_INT(ml_float_to_fp16(65504.0f), 0x7bff);
-    CHECK_EQ_INT(ml_float_to_fp16(1e6f), 0x7c00);  /* overflow to inf */
+    CHECK_EQ_INT(ml_float_to_fp16(1e6f), 0x7c00); /* overflow to inf */
     CHECK_EQ_INT(ml_float_to_fp16(-0.0f), 0x8000);
     CHECK_EQ_INT(ml_float_to_fp16(5.9604644775390625e-8f), 0x0001); /* smallest subnormal */
-    CHECK_EQ_INT(ml_float_to_fp16(1.0f + 1.0f / 2048), 0x3c00);    /* tie rounds to even */
+    CHECK_EQ_INT(ml_float_to_fp16(1.0f + 1.0f / 2048), 0x3c00);     /* tie rounds to even */
     CHECK_EQ_INT(ml_float_to_fp16(1.0f + 3.0f / 2048), 0x3c02);
     CHECK(ml_float_to_fp16(NAN) & 0x200);
     /* every finite half round-trips exactly */
@@ -171,8 +171,8 @@ static void test_tensor_strings(void) {
 }
 
 static void test_tensor_f64_access(void) {
-    ml_dtype types[] = {ML_FLOAT, ML_DOUBLE, ML_FLOAT16, ML_BFLOAT16, ML_INT8, ML_UINT8, ML_INT16,
-                        ML_UINT16, ML_INT32, ML_UINT32, ML_INT64, ML_UINT64};
+    ml_dtype types[] = {ML_FLOAT, ML_DOUBLE, ML_FLOAT16, ML_BFLOAT16, ML_INT8,  ML_UINT8,
+                        ML_INT16, ML_UINT16, ML_INT32,   ML_UINT32,   ML_INT64, ML_UINT64};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         int64_t dims[] = {2};
         ml_tensor *t;

@@ -29,11 +29,13 @@ static ml_session *load(const char *rel) {
 }
 
 /* Runs a one-input/one-output string model on tokens; returns the output. */
-static ml_value *run_strings(ml_session *s, const char *in_name, const char *const *tokens, size_t n) {
+static ml_value *run_strings(ml_session *s, const char *in_name, const char *const *tokens,
+                             size_t n) {
     int64_t dims[1] = {(int64_t)n};
     ml_tensor *t;
     ml_status st = ml_tensor_create(ML_STRING, 1, dims, &t);
-    for (size_t i = 0; !st && i < n; i++) st = ml_tensor_set_string(t, i, tokens[i], strlen(tokens[i]));
+    for (size_t i = 0; !st && i < n; i++)
+        st = ml_tensor_set_string(t, i, tokens[i], strlen(tokens[i]));
     ml_value *in = NULL, *out = NULL;
     if (!st) st = ml_value_from_tensor(t, &in);
     const char *names[] = {in_name};
@@ -80,8 +82,9 @@ static void test_matches_pytorch(void) {
         for (size_t i = 0; i < n; i++) tokens[i] = json_string_value(json_array_get(toks, i));
         ml_value *out = run_strings(s, "input", tokens, n);
         int ok = same_tokens(out, json_object_get(c, "reply"));
-        if (!ok) fprintf(stderr, "    prompt '%s': reply differs from PyTorch's\n",
-                         json_string_value(json_object_get(c, "prompt")));
+        if (!ok)
+            fprintf(stderr, "    prompt '%s': reply differs from PyTorch's\n",
+                    json_string_value(json_object_get(c, "prompt")));
         CHECK(ok);
         ml_value_free(out);
     }

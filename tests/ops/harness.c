@@ -49,12 +49,15 @@ ml_status ml_test_run(const char *domain, const char *op_type, int opset, const 
                       size_t n_attrs, size_t n_in, const ml_tensor *const *inputs, size_t n_out,
                       ml_tensor **outputs) {
     const ml_kernel *k = ml_find_kernel(domain, op_type, opset);
-    if (!k) return ml_error(ML_ERR_UNSUPPORTED, "no kernel for %s/%s at opset %d", domain, op_type, opset);
+    if (!k)
+        return ml_error(ML_ERR_UNSUPPORTED, "no kernel for %s/%s at opset %d", domain, op_type,
+                        opset);
     const char *in_names[32], *out_names[32];
     const ml_tensor *consts[32];
     ml_value *in_values[32] = {0};
     ml_value *out_values[32] = {0};
-    if (n_in > 32 || n_out > 32) return ml_error(ML_ERR_INVALID_ARGUMENT, "too many inputs/outputs");
+    if (n_in > 32 || n_out > 32)
+        return ml_error(ML_ERR_INVALID_ARGUMENT, "too many inputs/outputs");
     ml_status st = ML_STATUS_OK;
     for (size_t i = 0; i < n_in; i++) {
         in_names[i] = inputs[i] ? "in" : "";
@@ -66,14 +69,26 @@ ml_status ml_test_run(const char *domain, const char *op_type, int opset, const 
         }
     }
     for (size_t i = 0; i < n_out; i++) out_names[i] = "out";
-    ml_node node = {.name = "test", .op_type = op_type, .domain = domain, .opset = opset,
-                    .n_inputs = n_in, .input_names = in_names, .n_outputs = n_out,
-                    .output_names = out_names, .n_attrs = n_attrs, .attrs = (ml_attr *)attrs,
-                    .const_inputs = consts, .kernel = k};
+    ml_node node = {.name = "test",
+                    .op_type = op_type,
+                    .domain = domain,
+                    .opset = opset,
+                    .n_inputs = n_in,
+                    .input_names = in_names,
+                    .n_outputs = n_out,
+                    .output_names = out_names,
+                    .n_attrs = n_attrs,
+                    .attrs = (ml_attr *)attrs,
+                    .const_inputs = consts,
+                    .kernel = k};
     if (!st && k->init) st = k->init(&node, &node.state);
     if (!st) {
-        ml_kernel_ctx ctx = {.node = &node, .n_inputs = n_in, .inputs = in_values,
-                             .n_outputs = n_out, .outputs = out_values, .pool = harness_pool,
+        ml_kernel_ctx ctx = {.node = &node,
+                             .n_inputs = n_in,
+                             .inputs = in_values,
+                             .n_outputs = n_out,
+                             .outputs = out_values,
+                             .pool = harness_pool,
                              .env = &harness_env};
         st = k->run(&ctx);
     }

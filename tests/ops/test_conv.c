@@ -339,8 +339,13 @@ static void test_conv_tiled_bands(void) {
         ml_tensor *tx = ml_test_f32(4, xd, x), *tw = ml_test_f32(4, wd, w);
         int64_t st[] = {c->sh, c->sw}, dl[] = {c->dh, c->dw}, pads[] = {c->pt, c->pl, c->pb, c->pr};
         ml_attr attrs[] = {ml_test_attr_int("group", c->G), ml_test_attr_ints("strides", st, 2),
-                           ml_test_attr_ints("dilations", dl, 2), ml_test_attr_ints("pads", pads, 4)};
-        ml_node node = {.name = "c", .op_type = "Conv", .domain = "", .opset = 11, .n_attrs = 4,
+                           ml_test_attr_ints("dilations", dl, 2),
+                           ml_test_attr_ints("pads", pads, 4)};
+        ml_node node = {.name = "c",
+                        .op_type = "Conv",
+                        .domain = "",
+                        .opset = 11,
+                        .n_attrs = 4,
                         .attrs = attrs};
         nn_conv_dims cd;
         CHECK_OK(nn_conv_dims_init(&node, tx, tw, &cd));

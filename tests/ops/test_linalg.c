@@ -319,11 +319,27 @@ static void test_pack_sharing(void) {
     ml_attr tb = ml_test_attr_int("transB", 1);
     const char *ins[] = {"a", "b"}, *outs[] = {"y"};
     const ml_tensor *c1[] = {NULL, b}, *c2[] = {NULL, bh};
-    ml_node ng = {.name = "g", .op_type = "Gemm", .domain = "", .opset = 13, .n_inputs = 2,
-                  .input_names = ins, .n_outputs = 1, .output_names = outs, .n_attrs = 1,
-                  .attrs = &tb, .const_inputs = c1, .kernel = gemm};
-    ml_node nm = {.name = "m", .op_type = "MatMul", .domain = "", .opset = 13, .n_inputs = 2,
-                  .input_names = ins, .n_outputs = 1, .output_names = outs, .const_inputs = c2,
+    ml_node ng = {.name = "g",
+                  .op_type = "Gemm",
+                  .domain = "",
+                  .opset = 13,
+                  .n_inputs = 2,
+                  .input_names = ins,
+                  .n_outputs = 1,
+                  .output_names = outs,
+                  .n_attrs = 1,
+                  .attrs = &tb,
+                  .const_inputs = c1,
+                  .kernel = gemm};
+    ml_node nm = {.name = "m",
+                  .op_type = "MatMul",
+                  .domain = "",
+                  .opset = 13,
+                  .n_inputs = 2,
+                  .input_names = ins,
+                  .n_outputs = 1,
+                  .output_names = outs,
+                  .const_inputs = c2,
                   .kernel = matmul};
     size_t base = nn_pack_live_count();
     void *s[4] = {0};

@@ -106,7 +106,8 @@ static void handle_call(worker *w, grpc_call *call, const grpc_call_details *det
     if (grpc_call_start_batch(call, ops, 2, &tag_recv, NULL) != GRPC_CALL_OK ||
         !wait_batch(w->cq, &tag_recv)) {
         if (in) grpc_byte_buffer_destroy(in);
-        finish_call(w, call, GRPC_STATUS_CANCELLED, "the call ended before its request arrived", NULL);
+        finish_call(w, call, GRPC_STATUS_CANCELLED, "the call ended before its request arrived",
+                    NULL);
         return;
     }
     const char *method = (const char *)GRPC_SLICE_START_PTR(details->method);
@@ -114,16 +115,21 @@ static void handle_call(worker *w, grpc_call *call, const grpc_call_details *det
     ml_grpc_handler handler = ml_grpc_find_handler(method, method_len);
     ML_LOG_D("gRPC call %.*s, deadline clock %d in %lld ms", (int)method_len, method,
              (int)details->deadline.clock_type,
-             deadline_passed(details->deadline) ? -1LL
-             : (long long)gpr_time_to_millis(gpr_time_sub(details->deadline, gpr_now(details->deadline.clock_type))));
+             deadline_passed(details->deadline)
+                 ? -1LL
+                 : (long long)gpr_time_to_millis(
+                       gpr_time_sub(details->deadline, gpr_now(details->deadline.clock_type))));
     char msg[1024];
     if (!handler) {
-        snprintf(msg, sizeof msg, "method %.*s is not implemented by mlambda", (int)method_len, method);
+        snprintf(msg, sizeof msg, "method %.*s is not implemented by mlambda", (int)method_len,
+                 method);
         finish_call(w, call, GRPC_STATUS_UNIMPLEMENTED, msg, NULL);
     } else if (!in) {
-        finish_call(w, call, GRPC_STATUS_INVALID_ARGUMENT, "the call carried no request message", NULL);
+        finish_call(w, call, GRPC_STATUS_INVALID_ARGUMENT, "the call carried no request message",
+                    NULL);
     } else if (deadline_passed(details->deadline)) {
-        finish_call(w, call, GRPC_STATUS_DEADLINE_EXCEEDED, "the deadline passed before the call started", NULL);
+        finish_call(w, call, GRPC_STATUS_DEADLINE_EXCEEDED,
+                    "the deadline passed before the call started", NULL);
     } else {
         grpc_byte_buffer_reader reader;
         grpc_slice body = grpc_empty_slice();
@@ -132,7 +138,8 @@ static void handle_call(worker *w, grpc_call *call, const grpc_call_details *det
             grpc_byte_buffer_reader_destroy(&reader);
         }
         ml_grpc_reply reply = {0};
-        ml_status st = handler(w->srv->rt, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &reply);
+        ml_status st =
+            handler(w->srv->rt, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &reply);
         grpc_slice_unref(body);
         if (st) {
             finish_call(w, call, (grpc_status_code)ml_grpc_status_from_code(ml_status_code(st)),
@@ -176,8 +183,9 @@ static void destroy(ml_grpc_server *s) {
         if (w->started) pthread_join(w->thread, NULL);
         if (w->cq) {
             grpc_completion_queue_shutdown(w->cq);
-            while (grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-                   GRPC_QUEUE_SHUTDOWN) {
+            while (
+                grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+                GRPC_QUEUE_SHUTDOWN) {
             }
             grpc_completion_queue_destroy(w->cq);
         }
@@ -185,8 +193,8 @@ static void destroy(ml_grpc_server *s) {
     if (s->server) grpc_server_destroy(s->server);
     if (s->shutdown_cq) {
         grpc_completion_queue_shutdown(s->shutdown_cq);
-        while (grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-               GRPC_QUEUE_SHUTDOWN) {
+        while (grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                   .type != GRPC_QUEUE_SHUTDOWN) {
         }
         grpc_completion_queue_destroy(s->shutdown_cq);
     }
@@ -261,7 +269,9 @@ ml_status ml_grpc_server_start(const ml_grpc_config *cfg, ml_runtime *rt, ml_grp
     return ML_STATUS_OK;
 }
 
-int ml_grpc_server_port(const ml_grpc_server *s) { return s->port; }
+int ml_grpc_server_port(const ml_grpc_server *s) {
+    return s->port;
+}
 
 void ml_grpc_server_shutdown(ml_grpc_server *s) {
     if (!s) return;

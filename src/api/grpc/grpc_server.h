@@ -12,11 +12,11 @@
 #include "serving/runtime.h"
 
 typedef struct ml_grpc_config {
-    const char *host;          /* default "127.0.0.1" */
-    int port;                  /* 0 picks a free port (see ml_grpc_server_port) */
-    size_t n_workers;          /* concurrent calls; default 2 x CPUs, at least 4 */
-    size_t max_message_bytes;  /* larger requests fail with RESOURCE_EXHAUSTED; default 64 MiB */
-    unsigned drain_timeout_s;  /* graceful shutdown bound; default 30 */
+    const char *host;         /* default "127.0.0.1" */
+    int port;                 /* 0 picks a free port (see ml_grpc_server_port) */
+    size_t n_workers;         /* concurrent calls; default 2 x CPUs, at least 4 */
+    size_t max_message_bytes; /* larger requests fail with RESOURCE_EXHAUSTED; default 64 MiB */
+    unsigned drain_timeout_s; /* graceful shutdown bound; default 30 */
 } ml_grpc_config;
 
 void ml_grpc_config_init(ml_grpc_config *c);

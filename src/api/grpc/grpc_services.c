@@ -37,18 +37,28 @@ ml_grpc_handler ml_grpc_find_handler(const char *method, size_t len) {
 
 int ml_grpc_status_from_code(ml_code code) {
     switch (code) {
-    case ML_OK: return GRPC_STATUS_OK;
-    case ML_ERR_INVALID_ARGUMENT: return GRPC_STATUS_INVALID_ARGUMENT;
-    case ML_ERR_NOT_FOUND: return GRPC_STATUS_NOT_FOUND;
-    case ML_ERR_ALREADY_EXISTS: return GRPC_STATUS_ALREADY_EXISTS;
-    case ML_ERR_CONFLICT: return GRPC_STATUS_FAILED_PRECONDITION;
-    case ML_ERR_UNSUPPORTED: return GRPC_STATUS_UNIMPLEMENTED;
+    case ML_OK:
+        return GRPC_STATUS_OK;
+    case ML_ERR_INVALID_ARGUMENT:
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    case ML_ERR_NOT_FOUND:
+        return GRPC_STATUS_NOT_FOUND;
+    case ML_ERR_ALREADY_EXISTS:
+        return GRPC_STATUS_ALREADY_EXISTS;
+    case ML_ERR_CONFLICT:
+        return GRPC_STATUS_FAILED_PRECONDITION;
+    case ML_ERR_UNSUPPORTED:
+        return GRPC_STATUS_UNIMPLEMENTED;
     case ML_ERR_RESOURCE_EXHAUSTED:
-    case ML_ERR_OUT_OF_MEMORY: return GRPC_STATUS_RESOURCE_EXHAUSTED;
-    case ML_ERR_UNAVAILABLE: return GRPC_STATUS_UNAVAILABLE;
-    case ML_ERR_DEADLINE: return GRPC_STATUS_DEADLINE_EXCEEDED;
+    case ML_ERR_OUT_OF_MEMORY:
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case ML_ERR_UNAVAILABLE:
+        return GRPC_STATUS_UNAVAILABLE;
+    case ML_ERR_DEADLINE:
+        return GRPC_STATUS_DEADLINE_EXCEEDED;
     case ML_ERR_IO:
-    case ML_ERR_INTERNAL: return GRPC_STATUS_INTERNAL;
+    case ML_ERR_INTERNAL:
+        return GRPC_STATUS_INTERNAL;
     }
     return GRPC_STATUS_UNKNOWN;
 }
@@ -128,8 +138,8 @@ ml_status ml_grpc_check_shape(const char *field, size_t rank, const int64_t *dim
     for (size_t i = 0; i < rank; i++)
         if (dims[i] < 0)
             return ml_error(ML_ERR_INVALID_ARGUMENT,
-                            "input '%s': dimension %zu is %lld; request shapes must be concrete", field,
-                            i, (long long)dims[i]);
+                            "input '%s': dimension %zu is %lld; request shapes must be concrete",
+                            field, i, (long long)dims[i]);
     size_t n;
     if (!ml_shape_numel((int)rank, dims, &n) || n > ML_GRPC_MAX_ELEMENTS)
         return ml_error(ML_ERR_RESOURCE_EXHAUSTED, "input '%s': more than %zu elements", field,

@@ -22,15 +22,20 @@ static ml_status pack_reply(const ProtobufCMessage *msg, ml_grpc_reply *reply) {
 static ml_status target_from_spec(const Tensorflow__Serving__ModelSpec *spec, ml_grpc_target *t) {
     memset(t, 0, sizeof *t);
     if (!spec || !spec->name || !spec->name[0])
-        return ml_error(ML_ERR_INVALID_ARGUMENT, "model_spec.name is required: name a model or an application");
+        return ml_error(ML_ERR_INVALID_ARGUMENT,
+                        "model_spec.name is required: name a model or an application");
     t->name = spec->name;
-    if (spec->version_choice_case == TENSORFLOW__SERVING__MODEL_SPEC__VERSION_CHOICE_VERSION && spec->version) {
+    if (spec->version_choice_case == TENSORFLOW__SERVING__MODEL_SPEC__VERSION_CHOICE_VERSION &&
+        spec->version) {
         if (spec->version->value <= 0 || spec->version->value > 1000000000)
-            return ml_error(ML_ERR_INVALID_ARGUMENT, "model_spec.version %lld is not a valid version",
+            return ml_error(ML_ERR_INVALID_ARGUMENT,
+                            "model_spec.version %lld is not a valid version",
                             (long long)spec->version->value);
         t->version = (int)spec->version->value;
-    } else if (spec->version_choice_case == TENSORFLOW__SERVING__MODEL_SPEC__VERSION_CHOICE_VERSION_LABEL &&
-               spec->version_label && spec->version_label[0] && strcmp(spec->version_label, "latest") != 0) {
+    } else if (spec->version_choice_case ==
+                   TENSORFLOW__SERVING__MODEL_SPEC__VERSION_CHOICE_VERSION_LABEL &&
+               spec->version_label && spec->version_label[0] &&
+               strcmp(spec->version_label, "latest") != 0) {
         char *end;
         long v = strtol(spec->version_label, &end, 10);
         if (*end || v <= 0 || v > 1000000000)
@@ -42,7 +47,8 @@ static ml_status target_from_spec(const Tensorflow__Serving__ModelSpec *spec, ml
     return ML_STATUS_OK;
 }
 
-static Tensorflow__Serving__ModelSpec *answer_spec(ml_arena *a, const ml_grpc_target *t, const char *signature) {
+static Tensorflow__Serving__ModelSpec *answer_spec(ml_arena *a, const ml_grpc_target *t,
+                                                   const char *signature) {
     Tensorflow__Serving__ModelSpec *s = ml_arena_alloc(a, sizeof *s, 0);
     if (!s) return NULL;
     tensorflow__serving__model_spec__init(s);
@@ -60,7 +66,8 @@ static Tensorflow__Serving__ModelSpec *answer_spec(ml_arena *a, const ml_grpc_ta
 }
 
 ml_status ml_grpc_tf_predict(ml_runtime *rt, const uint8_t *req, size_t len, ml_grpc_reply *reply) {
-    Tensorflow__Serving__PredictRequest *r = tensorflow__serving__predict_request__unpack(NULL, len, req);
+    Tensorflow__Serving__PredictRequest *r =
+        tensorflow__serving__predict_request__unpack(NULL, len, req);
     if (!r) return ml_error(ML_ERR_INVALID_ARGUMENT, "PredictRequest could not be parsed");
     ml_grpc_target t;
     ml_contract *c = NULL;
@@ -78,11 +85,14 @@ ml_status ml_grpc_tf_predict(ml_runtime *rt, const uint8_t *req, size_t len, ml_
         ml_tensor *x;
         st = ml_tf_tensor_from_proto(name, r->inputs[i]->value, &x);
         if (!st) st = ml_grpc_coerce_input(c, name, &x);
-        if (!st) st = ml_tensor_list_add(&in, name, x);
-        else ml_tensor_free(x);
+        if (!st)
+            st = ml_tensor_list_add(&in, name, x);
+        else
+            ml_tensor_free(x);
     }
     if (!st)
-        st = ml_grpc_run(rt, &t, &in, (const char *const *)r->output_filter, r->n_output_filter, &out);
+        st = ml_grpc_run(rt, &t, &in, (const char *const *)r->output_filter, r->n_output_filter,
+                         &out);
     if (!st) {
         Tensorflow__Serving__PredictResponse res = TENSORFLOW__SERVING__PREDICT_RESPONSE__INIT;
         res.model_spec = answer_spec(&a, &t, r->model_spec->signature_name);
@@ -90,7 +100,8 @@ ml_status ml_grpc_tf_predict(ml_runtime *rt, const uint8_t *req, size_t len, ml_
         res.outputs = ml_arena_alloc(&a, sizeof *res.outputs * (out.n ? out.n : 1), 0);
         if (!res.model_spec || !res.outputs) st = ml_error(ML_ERR_OUT_OF_MEMORY, "response");
         for (size_t i = 0; !st && i < out.n; i++) {
-            Tensorflow__Serving__PredictResponse__OutputsEntry *e = ml_arena_alloc(&a, sizeof *e, 0);
+            Tensorflow__Serving__PredictResponse__OutputsEntry *e =
+                ml_arena_alloc(&a, sizeof *e, 0);
             if (!e) {
                 st = ml_error(ML_ERR_OUT_OF_MEMORY, "response");
                 break;
@@ -110,8 +121,8 @@ ml_status ml_grpc_tf_predict(ml_runtime *rt, const uint8_t *req, size_t len, ml_
     return st;
 }
 
-static ml_status signature_map(ml_arena *a, const ml_field *f, size_t n, size_t *count, void ***entries,
-                               bool inputs) {
+static ml_status signature_map(ml_arena *a, const ml_field *f, size_t n, size_t *count,
+                               void ***entries, bool inputs) {
     void **e = ml_arena_alloc(a, sizeof *e * (n ? n : 1), 0);
     if (!e) return ml_error(ML_ERR_OUT_OF_MEMORY, "metadata");
     for (size_t i = 0; i < n; i++) {
@@ -153,7 +164,8 @@ ml_status ml_grpc_tf_get_model_metadata(ml_runtime *rt, const uint8_t *req, size
     for (size_t i = 0; i < r->n_metadata_field; i++)
         if (strcmp(r->metadata_field[i], "signature_def") != 0) {
             st = ml_error(ML_ERR_INVALID_ARGUMENT,
-                          "metadata field '%s' is not available: ask for 'signature_def'", r->metadata_field[i]);
+                          "metadata field '%s' is not available: ask for 'signature_def'",
+                          r->metadata_field[i]);
             break;
         }
     if (!st) st = target_from_spec(r->model_spec, &t);
@@ -163,7 +175,9 @@ ml_status ml_grpc_tf_get_model_metadata(ml_runtime *rt, const uint8_t *req, size
         Tensorflow__SignatureDef sig = TENSORFLOW__SIGNATURE_DEF__INIT;
         sig.method_name = "tensorflow/serving/predict";
         st = signature_map(&a, c->inputs, c->n_inputs, &sig.n_inputs, (void ***)&sig.inputs, true);
-        if (!st) st = signature_map(&a, c->outputs, c->n_outputs, &sig.n_outputs, (void ***)&sig.outputs, false);
+        if (!st)
+            st = signature_map(&a, c->outputs, c->n_outputs, &sig.n_outputs, (void ***)&sig.outputs,
+                               false);
         Tensorflow__Serving__SignatureDefMap__SignatureDefEntry entry =
             TENSORFLOW__SERVING__SIGNATURE_DEF_MAP__SIGNATURE_DEF_ENTRY__INIT;
         const char *sig_name = r->model_spec->signature_name && r->model_spec->signature_name[0]
@@ -190,7 +204,8 @@ ml_status ml_grpc_tf_get_model_metadata(ml_runtime *rt, const uint8_t *req, size
             meta.key = "signature_def";
             meta.value = &any;
             Tensorflow__Serving__GetModelMetadataResponse__MetadataEntry *metas[] = {&meta};
-            Tensorflow__Serving__GetModelMetadataResponse res = TENSORFLOW__SERVING__GET_MODEL_METADATA_RESPONSE__INIT;
+            Tensorflow__Serving__GetModelMetadataResponse res =
+                TENSORFLOW__SERVING__GET_MODEL_METADATA_RESPONSE__INIT;
             res.model_spec = answer_spec(&a, &t, sig_name);
             res.n_metadata = 1;
             res.metadata = metas;
