@@ -5,6 +5,7 @@
 #ifndef MLAMBDA_ONNX_SESSION_H
 #define MLAMBDA_ONNX_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,17 +35,16 @@ void ml_session_options_init(ml_session_options *opts);
 /* Metadata of a graph input or output. */
 typedef struct ml_io_info {
     const char *name;
-    ml_value_kind kind;  /* TENSOR for most models; SEQUENCE/MAP for some ml ops */
-    ml_dtype dtype;      /* element type (of the tensors, for sequences) */
-    int rank;            /* -1 when the rank is unknown */
-    int64_t dims[ML_MAX_RANK]; /* -1 for a dynamic dimension */
+    ml_value_kind kind;                 /* TENSOR for most models; SEQUENCE/MAP for some ml ops */
+    ml_dtype dtype;                     /* element type (of the tensors, for sequences) */
+    int rank;                           /* -1 when the rank is unknown */
+    int64_t dims[ML_MAX_RANK];          /* -1 for a dynamic dimension */
     const char *dim_names[ML_MAX_RANK]; /* symbolic dim names ("batch") or NULL */
 } ml_io_info;
 
 /* Loads a model file; external data files resolve relative to its folder.
  * Caller owns *out and frees it with ml_session_free. */
-ml_status ml_session_load_file(const char *path, const ml_session_options *opts,
-                               ml_session **out);
+ml_status ml_session_load_file(const char *path, const ml_session_options *opts, ml_session **out);
 /* Loads from memory (copied as needed; bytes may be freed afterwards).
  * base_dir resolves external data (NULL forbids external data). */
 ml_status ml_session_load_bytes(const void *bytes, size_t len, const char *base_dir,
@@ -58,13 +58,39 @@ size_t ml_session_output_count(const ml_session *s);
 const ml_io_info *ml_session_input(const ml_session *s, size_t i);
 const ml_io_info *ml_session_output(const ml_session *s, size_t i);
 
+/* True when input/output i is declared optional(...): an input may then be
+ * omitted or bound to a NONE value, an output may come back as NONE. */
+bool ml_session_input_is_optional(const ml_session *s, size_t i);
+bool ml_session_output_is_optional(const ml_session *s, size_t i);
+/* True when any node the model runs (subgraphs included; folded and fused
+ * nodes not counted) has this op_type. */
+bool ml_session_uses_op(const ml_session *s, const char *op_type);
+
 /* Runs the model. inputs[i] is bound to the graph input named in_names[i]
  * (borrowed: not modified, not freed). out_names selects outputs (NULL with
  * n_out == output count means all, in graph order). outputs[i] receive new
- * values owned by the caller (free with ml_value_free). On failure no output
- * is returned. Thread-safe. */
+ * values owned by the caller (free with ml_value_free), whose storage is
+ * shared with nothing else, so the caller may write into them. Inputs are
+ * checked for kind and dtype (declared shapes are not enforced; kernels check
+ * the shapes they get). On failure no output is returned. Thread-safe. */
 ml_status ml_session_run(ml_session *s, size_t n_in, const char *const *in_names,
                          ml_value *const *inputs, size_t n_out, const char *const *out_names,
                          ml_value **outputs);
+
+/* Per-run limits for ml_session_run_with. */
+typedef struct ml_run_options {
+    /* Absolute deadline on the ml_now_ns() clock (core/clock.h); 0 = none.
+     * Checked before every node (Loop/Scan bodies included), so a run stops
+     * with ML_ERR_DEADLINE within one node's time after it passes. */
+    uint64_t deadline_ns;
+    /* When set and it becomes non-zero (e.g. the client went away), the run
+     * stops with ML_ERR_UNAVAILABLE at the next node. */
+    const volatile int *cancel;
+} ml_run_options;
+
+/* ml_session_run with limits; run_opts may be NULL (= ml_session_run). */
+ml_status ml_session_run_with(ml_session *s, const ml_run_options *run_opts, size_t n_in,
+                              const char *const *in_names, ml_value *const *inputs, size_t n_out,
+                              const char *const *out_names, ml_value **outputs);
 
 #endif
