@@ -147,3 +147,36 @@ uint16_t ml_float_to_bf16(float f) {
     u += 0x7fff + ((u >> 16) & 1);
     return (uint16_t)(u >> 16);
 }
+
+double ml_dtype_load_f64(ml_dtype dt, const void *d, size_t i) {
+    switch (dt) {
+    case ML_FLOAT:
+        return ((const float *)d)[i];
+    case ML_DOUBLE:
+        return ((const double *)d)[i];
+    case ML_FLOAT16:
+        return ml_fp16_to_float(((const uint16_t *)d)[i]);
+    case ML_BFLOAT16:
+        return ml_bf16_to_float(((const uint16_t *)d)[i]);
+    case ML_INT8:
+        return ((const int8_t *)d)[i];
+    case ML_UINT8:
+        return ((const uint8_t *)d)[i];
+    case ML_INT16:
+        return ((const int16_t *)d)[i];
+    case ML_UINT16:
+        return ((const uint16_t *)d)[i];
+    case ML_INT32:
+        return ((const int32_t *)d)[i];
+    case ML_UINT32:
+        return ((const uint32_t *)d)[i];
+    case ML_INT64:
+        return (double)((const int64_t *)d)[i];
+    case ML_UINT64:
+        return (double)((const uint64_t *)d)[i];
+    case ML_BOOL:
+        return ((const uint8_t *)d)[i] ? 1.0 : 0.0;
+    default:
+        return 0.0;
+    }
+}

@@ -51,6 +51,9 @@ const char *ml_dtype_tf_name(ml_dtype dt);
  * aliases ("float32", "fp64", "bytes", "str"). ML_UNDEFINED when unknown. */
 ml_dtype ml_dtype_parse(const char *name);
 
+/* Element i of an array of dt as double (0 for strings and complex). */
+double ml_dtype_load_f64(ml_dtype dt, const void *data, size_t i);
+
 /* Half-precision conversions (round to nearest even). */
 float ml_fp16_to_float(uint16_t h);
 uint16_t ml_float_to_fp16(float f);

@@ -240,37 +240,14 @@ ml_status ml_tensor_set_string(ml_tensor *t, size_t i, const char *s, size_t len
 }
 
 double ml_tensor_get_f64(const ml_tensor *t, size_t i) {
-    const void *d = t->data;
-    switch (t->dtype) {
-    case ML_FLOAT:
-        return ((const float *)d)[i];
-    case ML_DOUBLE:
-        return ((const double *)d)[i];
-    case ML_FLOAT16:
-        return ml_fp16_to_float(((const uint16_t *)d)[i]);
-    case ML_BFLOAT16:
-        return ml_bf16_to_float(((const uint16_t *)d)[i]);
-    case ML_INT8:
-        return ((const int8_t *)d)[i];
-    case ML_UINT8:
-        return ((const uint8_t *)d)[i];
-    case ML_INT16:
-        return ((const int16_t *)d)[i];
-    case ML_UINT16:
-        return ((const uint16_t *)d)[i];
-    case ML_INT32:
-        return ((const int32_t *)d)[i];
-    case ML_UINT32:
-        return ((const uint32_t *)d)[i];
-    case ML_INT64:
-        return (double)((const int64_t *)d)[i];
-    case ML_UINT64:
-        return (double)((const uint64_t *)d)[i];
-    case ML_BOOL:
-        return ((const uint8_t *)d)[i] ? 1.0 : 0.0;
-    default:
-        return 0.0;
-    }
+    return ml_dtype_load_f64(t->dtype, t->data, i);
+}
+
+/* Clamps v into [lo, hi] (NaN -> 0) so the integer conversion that follows is
+ * defined for any input: C leaves out-of-range float->int casts undefined. */
+static double clampd(double v, double lo, double hi) {
+    if (v != v) return 0.0;
+    return v < lo ? lo : v > hi ? hi : v;
 }
 
 void ml_tensor_set_f64(ml_tensor *t, size_t i, double v) {
@@ -289,28 +266,28 @@ void ml_tensor_set_f64(ml_tensor *t, size_t i, double v) {
         ((uint16_t *)d)[i] = ml_float_to_bf16((float)v);
         break;
     case ML_INT8:
-        ((int8_t *)d)[i] = (int8_t)v;
+        ((int8_t *)d)[i] = (int8_t)clampd(v, -128.0, 127.0);
         break;
     case ML_UINT8:
-        ((uint8_t *)d)[i] = (uint8_t)v;
+        ((uint8_t *)d)[i] = (uint8_t)clampd(v, 0.0, 255.0);
         break;
     case ML_INT16:
-        ((int16_t *)d)[i] = (int16_t)v;
+        ((int16_t *)d)[i] = (int16_t)clampd(v, -32768.0, 32767.0);
         break;
     case ML_UINT16:
-        ((uint16_t *)d)[i] = (uint16_t)v;
+        ((uint16_t *)d)[i] = (uint16_t)clampd(v, 0.0, 65535.0);
         break;
     case ML_INT32:
-        ((int32_t *)d)[i] = (int32_t)v;
+        ((int32_t *)d)[i] = (int32_t)clampd(v, -2147483648.0, 2147483647.0);
         break;
     case ML_UINT32:
-        ((uint32_t *)d)[i] = (uint32_t)v;
+        ((uint32_t *)d)[i] = (uint32_t)clampd(v, 0.0, 4294967295.0);
         break;
     case ML_INT64:
-        ((int64_t *)d)[i] = (int64_t)v;
+        ((int64_t *)d)[i] = (int64_t)clampd(v, -9223372036854775808.0, 9223372036854774784.0);
         break;
     case ML_UINT64:
-        ((uint64_t *)d)[i] = (uint64_t)v;
+        ((uint64_t *)d)[i] = (uint64_t)clampd(v, 0.0, 18446744073709549568.0);
         break;
     case ML_BOOL:
         ((uint8_t *)d)[i] = v != 0.0;

@@ -65,8 +65,9 @@ ml_status ml_tensor_set_string(ml_tensor *t, size_t i, const char *s, size_t len
 
 /* Reads element i of any numeric/bool tensor as double (0 for strings). */
 double ml_tensor_get_f64(const ml_tensor *t, size_t i);
-/* Writes element i of any numeric/bool tensor from double (with C conversion
- * rules; bool becomes v != 0). Ignored for strings. */
+/* Writes element i of any numeric/bool tensor from double: integers truncate
+ * toward zero and saturate at the type's range (NaN becomes 0); bool becomes
+ * v != 0. Ignored for strings. */
 void ml_tensor_set_f64(ml_tensor *t, size_t i, double v);
 
 #define ML_TENSOR_DATA(t, type) ((type *)(t)->data)

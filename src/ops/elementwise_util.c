@@ -222,36 +222,7 @@ ml_status elem_half_tensor_to_float(const ml_tensor *t, ml_tensor **out) {
 }
 
 double elem_load_f64(ml_dtype dt, const void *d, size_t i) {
-    switch (dt) {
-    case ML_FLOAT:
-        return ((const float *)d)[i];
-    case ML_DOUBLE:
-        return ((const double *)d)[i];
-    case ML_FLOAT16:
-        return ml_fp16_to_float(((const uint16_t *)d)[i]);
-    case ML_BFLOAT16:
-        return ml_bf16_to_float(((const uint16_t *)d)[i]);
-    case ML_INT8:
-        return ((const int8_t *)d)[i];
-    case ML_UINT8:
-        return ((const uint8_t *)d)[i];
-    case ML_INT16:
-        return ((const int16_t *)d)[i];
-    case ML_UINT16:
-        return ((const uint16_t *)d)[i];
-    case ML_INT32:
-        return ((const int32_t *)d)[i];
-    case ML_UINT32:
-        return ((const uint32_t *)d)[i];
-    case ML_INT64:
-        return (double)((const int64_t *)d)[i];
-    case ML_UINT64:
-        return (double)((const uint64_t *)d)[i];
-    case ML_BOOL:
-        return ((const uint8_t *)d)[i] ? 1.0 : 0.0;
-    default:
-        return 0.0;
-    }
+    return ml_dtype_load_f64(dt, d, i);
 }
 
 /* Saturating double -> int64 (NaN -> 0): C leaves out-of-range undefined. */

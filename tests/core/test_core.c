@@ -188,6 +188,23 @@ static void test_tensor_f64_access(void) {
     ml_tensor_set_f64(b, 0, 0.5);
     CHECK_EQ_INT(((uint8_t *)b->data)[0], 1);
     ml_tensor_free(b);
+    /* out-of-range values saturate instead of invoking undefined conversions */
+    ml_tensor *i8;
+    CHECK_OK(ml_tensor_create(ML_INT8, 1, dims, &i8));
+    ml_tensor_set_f64(i8, 0, 300.0);
+    CHECK_EQ_INT(((int8_t *)i8->data)[0], 127);
+    ml_tensor_set_f64(i8, 0, -1e300);
+    CHECK_EQ_INT(((int8_t *)i8->data)[0], -128);
+    ml_tensor_set_f64(i8, 0, NAN);
+    CHECK_EQ_INT(((int8_t *)i8->data)[0], 0);
+    ml_tensor_free(i8);
+    ml_tensor *u64;
+    CHECK_OK(ml_tensor_create(ML_UINT64, 1, dims, &u64));
+    ml_tensor_set_f64(u64, 0, 1e30);
+    CHECK(((uint64_t *)u64->data)[0] > (1ull << 63));
+    ml_tensor_set_f64(u64, 0, -5.0);
+    CHECK_EQ_INT(((uint64_t *)u64->data)[0], 0);
+    ml_tensor_free(u64);
 }
 
 static void test_shape_helpers(void) {
