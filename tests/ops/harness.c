@@ -1,5 +1,6 @@
 #include "ops/harness.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,4 +134,45 @@ ml_tensor *ml_test_strings(int rank, const int64_t *dims, const char *const *dat
         }
     }
     return t;
+}
+
+ml_tensor *ml_test_run1(const char *op, int opset, const ml_attr *attrs, size_t na, size_t nin,
+                        const ml_tensor *const *in) {
+    ml_tensor *out = NULL;
+    ml_status st = ml_test_run("", op, opset, attrs, na, nin, in, 1, &out);
+    if (st) {
+        fprintf(stderr, "    %s: %s\n", op, ml_status_message(st));
+        ml_status_free(st);
+        return NULL;
+    }
+    return out;
+}
+
+bool ml_test_dims_are(const ml_tensor *t, int rank, const int64_t *dims) {
+    return t && ml_shape_equal(t->rank, t->dims, rank, dims);
+}
+
+bool ml_test_f32_are(const ml_tensor *t, const float *v, size_t n) {
+    if (!t || t->dtype != ML_FLOAT || ml_tensor_numel(t) != n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (ML_TENSOR_DATA(t, float)[i] != v[i]) return false;
+    return true;
+}
+
+bool ml_test_i64_are(const ml_tensor *t, const int64_t *v, size_t n) {
+    if (!t || t->dtype != ML_INT64 || ml_tensor_numel(t) != n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (ML_TENSOR_DATA(t, int64_t)[i] != v[i]) return false;
+    return true;
+}
+
+ml_tensor *ml_test_iota_f32(int rank, const int64_t *dims) {
+    ml_tensor *t = ml_test_f32(rank, dims, NULL);
+    for (size_t i = 0; i < ml_tensor_numel(t); i++) ML_TENSOR_DATA(t, float)[i] = (float)i;
+    return t;
+}
+
+ml_tensor *ml_test_vec_i64(size_t n, const int64_t *v) {
+    int64_t d = (int64_t)n;
+    return ml_test_i64(1, &d, v);
 }

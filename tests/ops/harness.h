@@ -32,4 +32,16 @@ ml_tensor *ml_test_f32(int rank, const int64_t *dims, const float *data);
 ml_tensor *ml_test_i64(int rank, const int64_t *dims, const int64_t *data);
 ml_tensor *ml_test_strings(int rank, const int64_t *dims, const char *const *data);
 
+/* Shared checks for op unit tests. */
+/* Runs a one-output op; returns the output (caller frees) or NULL, printing why. */
+ml_tensor *ml_test_run1(const char *op, int opset, const ml_attr *attrs, size_t na, size_t nin,
+                        const ml_tensor *const *in);
+bool ml_test_dims_are(const ml_tensor *t, int rank, const int64_t *dims);
+/* True when t is a float32 / int64 tensor holding exactly v[0..n). */
+bool ml_test_f32_are(const ml_tensor *t, const float *v, size_t n);
+bool ml_test_i64_are(const ml_tensor *t, const int64_t *v, size_t n);
+/* float32 tensor holding 0, 1, 2, ... ; 1-D int64 tensor of v. */
+ml_tensor *ml_test_iota_f32(int rank, const int64_t *dims);
+ml_tensor *ml_test_vec_i64(size_t n, const int64_t *v);
+
 #endif

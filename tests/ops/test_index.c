@@ -6,71 +6,30 @@
 #include "ops/harness.h"
 #include "test.h"
 
-static ml_tensor *run1(const char *op, int opset, const ml_attr *attrs, size_t na, size_t nin,
-                       const ml_tensor *const *in) {
-    ml_tensor *out = NULL;
-    ml_status st = ml_test_run("", op, opset, attrs, na, nin, in, 1, &out);
-    if (st) {
-        fprintf(stderr, "    %s: %s\n", op, ml_status_message(st));
-        ml_status_free(st);
-        return NULL;
-    }
-    return out;
-}
-
-static bool dims_are(const ml_tensor *t, int rank, const int64_t *dims) {
-    return t && ml_shape_equal(t->rank, t->dims, rank, dims);
-}
-
-static bool f32_are(const ml_tensor *t, const float *v, size_t n) {
-    if (!t || t->dtype != ML_FLOAT || ml_tensor_numel(t) != n) return false;
-    for (size_t i = 0; i < n; i++)
-        if (ML_TENSOR_DATA(t, float)[i] != v[i]) return false;
-    return true;
-}
-
-static bool i64_are(const ml_tensor *t, const int64_t *v, size_t n) {
-    if (!t || t->dtype != ML_INT64 || ml_tensor_numel(t) != n) return false;
-    for (size_t i = 0; i < n; i++)
-        if (ML_TENSOR_DATA(t, int64_t)[i] != v[i]) return false;
-    return true;
-}
-
-static ml_tensor *iota_f32(int rank, const int64_t *dims) {
-    ml_tensor *t = ml_test_f32(rank, dims, NULL);
-    for (size_t i = 0; i < ml_tensor_numel(t); i++) ML_TENSOR_DATA(t, float)[i] = (float)i;
-    return t;
-}
-
-static ml_tensor *vec_i64(size_t n, const int64_t *v) {
-    int64_t d = (int64_t)n;
-    return ml_test_i64(1, &d, v);
-}
-
 static void test_gather(void) {
     int64_t d[] = {3, 4};
-    ml_tensor *x = iota_f32(2, d);
+    ml_tensor *x = ml_test_iota_f32(2, d);
     int32_t iv[] = {-1, 0};
     int64_t id[] = {2};
     ml_tensor *ind = ml_test_tensor(ML_INT32, 1, id, iv);
     const ml_tensor *in[] = {x, ind};
-    ml_tensor *y = run1("Gather", 13, NULL, 0, 2, in);
+    ml_tensor *y = ml_test_run1("Gather", 13, NULL, 0, 2, in);
     float e[] = {8, 9, 10, 11, 0, 1, 2, 3};
-    CHECK(f32_are(y, e, 8));
+    CHECK(ml_test_f32_are(y, e, 8));
     ml_tensor_free(y);
     ml_attr ax = ml_test_attr_int("axis", 1);
-    y = run1("Gather", 13, &ax, 1, 2, in);
+    y = ml_test_run1("Gather", 13, &ax, 1, 2, in);
     float e2[] = {3, 0, 7, 4, 11, 8};
-    CHECK(f32_are(y, e2, 6));
+    CHECK(ml_test_f32_are(y, e2, 6));
     ml_tensor_free(y);
     /* scalar index drops the axis */
     int64_t s = 2;
     ml_tensor *si = ml_test_i64(0, NULL, &s);
     in[1] = si;
-    y = run1("Gather", 13, &ax, 1, 2, in);
+    y = ml_test_run1("Gather", 13, &ax, 1, 2, in);
     int64_t ed[] = {3};
     float e3[] = {2, 6, 10};
-    CHECK(dims_are(y, 1, ed) && f32_are(y, e3, 3));
+    CHECK(ml_test_dims_are(y, 1, ed) && ml_test_f32_are(y, e3, 3));
     ml_tensor_free(y);
     /* out of range both ways */
     ml_tensor *out;
@@ -82,9 +41,9 @@ static void test_gather(void) {
     /* empty indices */
     ml_tensor *ei = ml_test_i64(1, (int64_t[]){0}, NULL);
     in[1] = ei;
-    y = run1("Gather", 13, NULL, 0, 2, in);
+    y = ml_test_run1("Gather", 13, NULL, 0, 2, in);
     int64_t e0[] = {0, 4};
-    CHECK(dims_are(y, 2, e0));
+    CHECK(ml_test_dims_are(y, 2, e0));
     ml_tensor_free(y);
     ml_tensor_free(ei);
     /* strings */
@@ -92,9 +51,9 @@ static void test_gather(void) {
     int64_t sd = 3;
     ml_tensor *st = ml_test_strings(1, &sd, sv);
     int64_t sidx[] = {2, 2, 0};
-    ml_tensor *si2 = vec_i64(3, sidx);
+    ml_tensor *si2 = ml_test_vec_i64(3, sidx);
     const ml_tensor *in2[] = {st, si2};
-    y = run1("Gather", 13, NULL, 0, 2, in2);
+    y = ml_test_run1("Gather", 13, NULL, 0, 2, in2);
     if (y) {
         CHECK_STR(((ml_str *)y->data)[1].data, "c");
         CHECK_STR(((ml_str *)y->data)[2].data, "a");
@@ -108,14 +67,14 @@ static void test_gather(void) {
 
 static void test_gather_elements_nd(void) {
     int64_t d[] = {2, 2};
-    ml_tensor *x = iota_f32(2, d);
+    ml_tensor *x = ml_test_iota_f32(2, d);
     int64_t iv[] = {0, 0, 1, -2};
     ml_tensor *ind = ml_test_i64(2, d, iv);
     const ml_tensor *in[] = {x, ind};
     ml_attr ax = ml_test_attr_int("axis", 1);
-    ml_tensor *y = run1("GatherElements", 13, &ax, 1, 2, in);
+    ml_tensor *y = ml_test_run1("GatherElements", 13, &ax, 1, 2, in);
     float e[] = {0, 0, 3, 2};
-    CHECK(f32_are(y, e, 4));
+    CHECK(ml_test_f32_are(y, e, 4));
     ml_tensor_free(y);
     ML_TENSOR_DATA(ind, int64_t)[3] = 2;
     ml_tensor *out;
@@ -124,23 +83,23 @@ static void test_gather_elements_nd(void) {
     ml_tensor_free(ind);
     /* GatherND with batch_dims = 1: data [2,2,2], indices [2,1] */
     int64_t d3[] = {2, 2, 2};
-    ml_tensor *x3 = iota_f32(3, d3);
+    ml_tensor *x3 = ml_test_iota_f32(3, d3);
     int64_t nd[] = {2, 1}, nv[] = {1, 0};
     ml_tensor *ni = ml_test_i64(2, nd, nv);
     const ml_tensor *in3[] = {x3, ni};
     ml_attr bd = ml_test_attr_int("batch_dims", 1);
-    y = run1("GatherND", 13, &bd, 1, 2, in3);
+    y = ml_test_run1("GatherND", 13, &bd, 1, 2, in3);
     float e3[] = {2, 3, 4, 5};
     int64_t ed[] = {2, 2};
-    CHECK(dims_are(y, 2, ed) && f32_are(y, e3, 4));
+    CHECK(ml_test_dims_are(y, 2, ed) && ml_test_f32_are(y, e3, 4));
     ml_tensor_free(y);
     /* batch_dims 0, full tuples */
     int64_t nd2[] = {2, 3}, nv2[] = {1, 1, 1, 0, -1, 0};
     ml_tensor *ni2 = ml_test_i64(2, nd2, nv2);
     in3[1] = ni2;
-    y = run1("GatherND", 13, NULL, 0, 2, in3);
+    y = ml_test_run1("GatherND", 13, NULL, 0, 2, in3);
     float e4[] = {7, 2};
-    CHECK(f32_are(y, e4, 2));
+    CHECK(ml_test_f32_are(y, e4, 2));
     ml_tensor_free(y);
     ML_TENSOR_DATA(ni2, int64_t)[0] = 2;
     CHECK_ERR(ml_test_run("", "GatherND", 13, NULL, 0, 2, in3, 1, &out), ML_ERR_INVALID_ARGUMENT);
@@ -160,21 +119,21 @@ static void test_scatter(void) {
     ml_tensor *u = ml_test_f32(2, id, uv);
     const ml_tensor *in[] = {x, ind, u};
     ml_attr at[] = {ml_test_attr_int("axis", 1), ml_test_attr_string("reduction", "add")};
-    ml_tensor *y = run1("ScatterElements", 16, at, 2, 3, in);
+    ml_tensor *y = ml_test_run1("ScatterElements", 16, at, 2, 3, in);
     float e[] = {1, 32, 3, 4, 5};
-    CHECK(f32_are(y, e, 5));
+    CHECK(ml_test_f32_are(y, e, 5));
     ml_tensor_free(y);
     at[1] = ml_test_attr_string("reduction", "max");
-    y = run1("ScatterElements", 18, at, 2, 3, in);
+    y = ml_test_run1("ScatterElements", 18, at, 2, 3, in);
     float e2[] = {1, 20, 3, 4, 5};
-    CHECK(f32_are(y, e2, 5));
+    CHECK(ml_test_f32_are(y, e2, 5));
     ml_tensor_free(y);
     ml_tensor *out;
     CHECK_ERR(ml_test_run("", "ScatterElements", 16, at, 2, 3, in, 1, &out),
               ML_ERR_INVALID_ARGUMENT); /* max arrives at 18 */
-    y = run1("Scatter", 10, at, 1, 3, in);
+    y = ml_test_run1("Scatter", 10, at, 1, 3, in);
     float e3[] = {1, 20, 3, 4, 5};
-    CHECK(f32_are(y, e3, 5));
+    CHECK(ml_test_f32_are(y, e3, 5));
     ml_tensor_free(y);
     ML_TENSOR_DATA(ind, int64_t)[0] = -6;
     CHECK_ERR(ml_test_run("", "ScatterElements", 13, at, 1, 3, in, 1, &out),
@@ -184,7 +143,7 @@ static void test_scatter(void) {
     ml_tensor_free(x);
     /* ScatterND: rows of a [4,2] tensor, multiply */
     int64_t xd[] = {4, 2};
-    x = iota_f32(2, xd);
+    x = ml_test_iota_f32(2, xd);
     int64_t nd[] = {2, 1}, nv[] = {3, -4};
     ind = ml_test_i64(2, nd, nv);
     int64_t ud[] = {2, 2};
@@ -192,13 +151,13 @@ static void test_scatter(void) {
     u = ml_test_f32(2, ud, uv2);
     const ml_tensor *in2[] = {x, ind, u};
     ml_attr mul = ml_test_attr_string("reduction", "mul");
-    y = run1("ScatterND", 16, &mul, 1, 3, in2);
+    y = ml_test_run1("ScatterND", 16, &mul, 1, 3, in2);
     float e4[] = {0, 3, 2, 3, 4, 5, 12, 14};
-    CHECK(f32_are(y, e4, 8));
+    CHECK(ml_test_f32_are(y, e4, 8));
     ml_tensor_free(y);
-    y = run1("ScatterND", 13, NULL, 0, 3, in2);
+    y = ml_test_run1("ScatterND", 13, NULL, 0, 3, in2);
     float e5[] = {3, 3, 2, 3, 4, 5, 2, 2};
-    CHECK(f32_are(y, e5, 8));
+    CHECK(ml_test_f32_are(y, e5, 8));
     ml_tensor_free(y);
     ML_TENSOR_DATA(ind, int64_t)[0] = 4;
     CHECK_ERR(ml_test_run("", "ScatterND", 13, NULL, 0, 3, in2, 1, &out), ML_ERR_INVALID_ARGUMENT);
@@ -209,38 +168,39 @@ static void test_scatter(void) {
 
 static void test_slice(void) {
     int64_t d[] = {3, 5};
-    ml_tensor *x = iota_f32(2, d);
+    ml_tensor *x = ml_test_iota_f32(2, d);
     int64_t sv[] = {-1, 100}, ev[] = {INT64_MIN, -100}, av[] = {1, 0}, pv[] = {-2, -1};
-    ml_tensor *s = vec_i64(2, sv), *e = vec_i64(2, ev), *a = vec_i64(2, av), *p = vec_i64(2, pv);
+    ml_tensor *s = ml_test_vec_i64(2, sv), *e = ml_test_vec_i64(2, ev), *a = ml_test_vec_i64(2, av),
+              *p = ml_test_vec_i64(2, pv);
     const ml_tensor *in[] = {x, s, e, a, p};
-    ml_tensor *y = run1("Slice", 13, NULL, 0, 5, in);
+    ml_tensor *y = ml_test_run1("Slice", 13, NULL, 0, 5, in);
     /* axis 1 from 4 down by 2: 4,2,0; axis 0 reversed: 2,1,0 */
     float ex[] = {14, 12, 10, 9, 7, 5, 4, 2, 0};
     int64_t ed[] = {3, 3};
-    CHECK(dims_are(y, 2, ed) && f32_are(y, ex, 9));
+    CHECK(ml_test_dims_are(y, 2, ed) && ml_test_f32_are(y, ex, 9));
     ml_tensor_free(y);
     /* empty result and default axes/steps */
     int64_t sv2[] = {2}, ev2[] = {1};
-    ml_tensor *s2 = vec_i64(1, sv2), *e2 = vec_i64(1, ev2);
+    ml_tensor *s2 = ml_test_vec_i64(1, sv2), *e2 = ml_test_vec_i64(1, ev2);
     const ml_tensor *in2[] = {x, s2, e2};
-    y = run1("Slice", 13, NULL, 0, 3, in2);
+    y = ml_test_run1("Slice", 13, NULL, 0, 3, in2);
     int64_t ed2[] = {0, 5};
-    CHECK(dims_are(y, 2, ed2));
+    CHECK(ml_test_dims_are(y, 2, ed2));
     ml_tensor_free(y);
     /* opset 1 attribute form */
     int64_t st1[] = {1}, en1[] = {3}, ax1[] = {-1};
     ml_attr at[] = {ml_test_attr_ints("starts", st1, 1), ml_test_attr_ints("ends", en1, 1),
                     ml_test_attr_ints("axes", ax1, 1)};
-    y = run1("Slice", 1, at, 3, 1, in);
+    y = ml_test_run1("Slice", 1, at, 3, 1, in);
     float ex3[] = {1, 2, 6, 7, 11, 12};
-    CHECK(f32_are(y, ex3, 6));
+    CHECK(ml_test_f32_are(y, ex3, 6));
     ml_tensor_free(y);
     /* a slice covering everything is a view */
     int64_t sv4[] = {0}, ev4[] = {INT64_MAX};
-    ml_tensor *s4 = vec_i64(1, sv4), *e4 = vec_i64(1, ev4);
+    ml_tensor *s4 = ml_test_vec_i64(1, sv4), *e4 = ml_test_vec_i64(1, ev4);
     const ml_tensor *in4[] = {x, s4, e4};
-    y = run1("Slice", 13, NULL, 0, 3, in4);
-    CHECK(y && y->data == x->data && dims_are(y, 2, d));
+    y = ml_test_run1("Slice", 13, NULL, 0, 3, in4);
+    CHECK(y && y->data == x->data && ml_test_dims_are(y, 2, d));
     ml_tensor_free(y);
     ml_tensor_free(s4);
     ml_tensor_free(e4);
@@ -259,28 +219,28 @@ static void test_slice(void) {
 
 static void test_compress_nonzero(void) {
     int64_t d[] = {3, 2};
-    ml_tensor *x = iota_f32(2, d);
+    ml_tensor *x = ml_test_iota_f32(2, d);
     uint8_t cv[] = {0, 1, 1};
     int64_t cd = 3;
     ml_tensor *c = ml_test_tensor(ML_BOOL, 1, &cd, cv);
     const ml_tensor *in[] = {x, c};
     ml_attr ax = ml_test_attr_int("axis", 0);
-    ml_tensor *y = run1("Compress", 11, &ax, 1, 2, in);
+    ml_tensor *y = ml_test_run1("Compress", 11, &ax, 1, 2, in);
     float e[] = {2, 3, 4, 5};
-    CHECK(f32_are(y, e, 4));
+    CHECK(ml_test_f32_are(y, e, 4));
     ml_tensor_free(y);
-    y = run1("Compress", 11, NULL, 0, 2, in);
+    y = ml_test_run1("Compress", 11, NULL, 0, 2, in);
     float e2[] = {1, 2};
-    CHECK(f32_are(y, e2, 2));
+    CHECK(ml_test_f32_are(y, e2, 2));
     ml_tensor_free(y);
     ml_attr ax1 = ml_test_attr_int("axis", -1);
     ml_tensor *out;
     CHECK_ERR(ml_test_run("", "Compress", 11, &ax1, 1, 2, in, 1, &out), ML_ERR_INVALID_ARGUMENT);
     in[0] = x;
-    y = run1("NonZero", 13, NULL, 0, 1, in);
+    y = ml_test_run1("NonZero", 13, NULL, 0, 1, in);
     int64_t e3[] = {0, 1, 1, 2, 2, 1, 0, 1, 0, 1};
     int64_t ed[] = {2, 5};
-    CHECK(dims_are(y, 2, ed) && i64_are(y, e3, 10));
+    CHECK(ml_test_dims_are(y, 2, ed) && ml_test_i64_are(y, e3, 10));
     ml_tensor_free(y);
     ml_tensor_free(c);
     ml_tensor_free(x);
@@ -295,19 +255,19 @@ static void test_unique(void) {
     CHECK_OK(ml_test_run("", "Unique", 11, NULL, 0, 1, in, 4, o));
     float y[] = {1, 2, 3, 4};
     int64_t idx[] = {1, 0, 3, 4}, inv[] = {1, 0, 0, 2, 3, 2}, cnt[] = {2, 1, 2, 1};
-    CHECK(f32_are(o[0], y, 4));
-    CHECK(i64_are(o[1], idx, 4));
-    CHECK(i64_are(o[2], inv, 6));
-    CHECK(i64_are(o[3], cnt, 4));
+    CHECK(ml_test_f32_are(o[0], y, 4));
+    CHECK(ml_test_i64_are(o[1], idx, 4));
+    CHECK(ml_test_i64_are(o[2], inv, 6));
+    CHECK(ml_test_i64_are(o[3], cnt, 4));
     for (int i = 0; i < 4; i++) ml_tensor_free(o[i]);
     ml_attr us = ml_test_attr_int("sorted", 0);
     CHECK_OK(ml_test_run("", "Unique", 11, &us, 1, 1, in, 4, o));
     float y2[] = {2, 1, 3, 4};
     int64_t idx2[] = {0, 1, 3, 4}, inv2[] = {0, 1, 1, 2, 3, 2}, cnt2[] = {1, 2, 2, 1};
-    CHECK(f32_are(o[0], y2, 4));
-    CHECK(i64_are(o[1], idx2, 4));
-    CHECK(i64_are(o[2], inv2, 6));
-    CHECK(i64_are(o[3], cnt2, 4));
+    CHECK(ml_test_f32_are(o[0], y2, 4));
+    CHECK(ml_test_i64_are(o[1], idx2, 4));
+    CHECK(ml_test_i64_are(o[2], inv2, 6));
+    CHECK(ml_test_i64_are(o[3], cnt2, 4));
     for (int i = 0; i < 4; i++) ml_tensor_free(o[i]);
     ml_tensor_free(x);
     /* rows of a matrix (axis 0) */
@@ -319,8 +279,8 @@ static void test_unique(void) {
     CHECK_OK(ml_test_run("", "Unique", 11, &ax, 1, 1, in, 4, o));
     float y3[] = {0, 0, 0, 1, 1, 0};
     int64_t inv3[] = {2, 1, 2, 0};
-    CHECK(f32_are(o[0], y3, 6));
-    CHECK(i64_are(o[2], inv3, 4));
+    CHECK(ml_test_f32_are(o[0], y3, 6));
+    CHECK(ml_test_i64_are(o[2], inv3, 4));
     for (int i = 0; i < 4; i++) ml_tensor_free(o[i]);
     ml_tensor_free(x);
     /* strings */
@@ -337,13 +297,13 @@ static void test_unique(void) {
 
 static void test_reverse_sequence_onehot(void) {
     int64_t d[] = {3, 2}; /* time-major: [T=3, B=2] */
-    ml_tensor *x = iota_f32(2, d);
+    ml_tensor *x = ml_test_iota_f32(2, d);
     int64_t lv[] = {2, 3};
-    ml_tensor *l = vec_i64(2, lv);
+    ml_tensor *l = ml_test_vec_i64(2, lv);
     const ml_tensor *in[] = {x, l};
-    ml_tensor *y = run1("ReverseSequence", 10, NULL, 0, 2, in);
+    ml_tensor *y = ml_test_run1("ReverseSequence", 10, NULL, 0, 2, in);
     float e[] = {2, 5, 0, 3, 4, 1};
-    CHECK(f32_are(y, e, 6));
+    CHECK(ml_test_f32_are(y, e, 6));
     ml_tensor_free(y);
     ML_TENSOR_DATA(l, int64_t)[0] = 4;
     ml_tensor *out;
@@ -353,7 +313,7 @@ static void test_reverse_sequence_onehot(void) {
     ml_tensor_free(x);
     /* OneHot with negative and out-of-range indices, axis 0 */
     int64_t iv[] = {0, -1, 7};
-    ml_tensor *ind = vec_i64(3, iv);
+    ml_tensor *ind = ml_test_vec_i64(3, iv);
     float depth = 3;
     ml_tensor *dt = ml_test_f32(0, NULL, &depth);
     float vv[] = {-1, 5};
@@ -361,10 +321,10 @@ static void test_reverse_sequence_onehot(void) {
     ml_tensor *vals = ml_test_f32(1, &vd, vv);
     const ml_tensor *in2[] = {ind, dt, vals};
     ml_attr ax = ml_test_attr_int("axis", 0);
-    y = run1("OneHot", 11, &ax, 1, 3, in2);
+    y = ml_test_run1("OneHot", 11, &ax, 1, 3, in2);
     float e2[] = {5, -1, -1, -1, -1, -1, -1, 5, -1};
     int64_t ed[] = {3, 3};
-    CHECK(dims_are(y, 2, ed) && f32_are(y, e2, 9));
+    CHECK(ml_test_dims_are(y, 2, ed) && ml_test_f32_are(y, e2, 9));
     ml_tensor_free(y);
     ML_TENSOR_DATA(dt, float)[0] = 0;
     CHECK_ERR(ml_test_run("", "OneHot", 11, &ax, 1, 3, in2, 1, &out), ML_ERR_INVALID_ARGUMENT);

@@ -10,63 +10,21 @@
 
 #define A(x) (sizeof(x) / sizeof((x)[0]))
 
-/* Runs a one-output op; returns the output or NULL (printing why). */
-static ml_tensor *run1(const char *op, int opset, const ml_attr *attrs, size_t na, size_t nin,
-                       const ml_tensor *const *in) {
-    ml_tensor *out = NULL;
-    ml_status st = ml_test_run("", op, opset, attrs, na, nin, in, 1, &out);
-    if (st) {
-        fprintf(stderr, "    %s: %s\n", op, ml_status_message(st));
-        ml_status_free(st);
-        return NULL;
-    }
-    return out;
-}
-
-static bool dims_are(const ml_tensor *t, int rank, const int64_t *dims) {
-    return t && ml_shape_equal(t->rank, t->dims, rank, dims);
-}
-
-static bool f32_are(const ml_tensor *t, const float *v, size_t n) {
-    if (!t || t->dtype != ML_FLOAT || ml_tensor_numel(t) != n) return false;
-    for (size_t i = 0; i < n; i++)
-        if (ML_TENSOR_DATA(t, float)[i] != v[i]) return false;
-    return true;
-}
-
-static bool i64_are(const ml_tensor *t, const int64_t *v, size_t n) {
-    if (!t || t->dtype != ML_INT64 || ml_tensor_numel(t) != n) return false;
-    for (size_t i = 0; i < n; i++)
-        if (ML_TENSOR_DATA(t, int64_t)[i] != v[i]) return false;
-    return true;
-}
-
-static ml_tensor *iota_f32(int rank, const int64_t *dims) {
-    ml_tensor *t = ml_test_f32(rank, dims, NULL);
-    for (size_t i = 0; i < ml_tensor_numel(t); i++) ML_TENSOR_DATA(t, float)[i] = (float)i;
-    return t;
-}
-
-static ml_tensor *vec_i64(size_t n, const int64_t *v) {
-    int64_t d = (int64_t)n;
-    return ml_test_i64(1, &d, v);
-}
-
 static void test_reshape(void) {
     int64_t d[] = {2, 3, 4};
-    ml_tensor *x = iota_f32(3, d);
+    ml_tensor *x = ml_test_iota_f32(3, d);
     int64_t s1[] = {0, -1};
-    ml_tensor *sh = vec_i64(2, s1);
+    ml_tensor *sh = ml_test_vec_i64(2, s1);
     const ml_tensor *in[] = {x, sh};
-    ml_tensor *y = run1("Reshape", 13, NULL, 0, 2, in);
+    ml_tensor *y = ml_test_run1("Reshape", 13, NULL, 0, 2, in);
     int64_t e1[] = {2, 12};
-    CHECK(dims_are(y, 2, e1));
+    CHECK(ml_test_dims_are(y, 2, e1));
     CHECK(y && y->data == x->data); /* zero-copy view */
     ml_tensor_free(y);
     ml_tensor_free(sh);
     /* allowzero: 0 is a real dim, so 24 elements cannot become [0, 24] */
     int64_t s2[] = {0, 24};
-    sh = vec_i64(2, s2);
+    sh = ml_test_vec_i64(2, s2);
     in[1] = sh;
     ml_attr az = ml_test_attr_int("allowzero", 1);
     ml_tensor *out;
@@ -74,25 +32,25 @@ static void test_reshape(void) {
     ml_tensor_free(sh);
     /* two -1 and a -2 are rejected */
     int64_t s3[] = {-1, -1};
-    sh = vec_i64(2, s3);
+    sh = ml_test_vec_i64(2, s3);
     in[1] = sh;
     CHECK_ERR(ml_test_run("", "Reshape", 13, NULL, 0, 2, in, 1, &out), ML_ERR_INVALID_ARGUMENT);
     ml_tensor_free(sh);
     /* opset 1 attribute form, to a scalar-free 1-D */
     int64_t s4[] = {24};
     ml_attr a = ml_test_attr_ints("shape", s4, 1);
-    y = run1("Reshape", 1, &a, 1, 1, in);
-    CHECK(dims_are(y, 1, s4));
+    y = ml_test_run1("Reshape", 1, &a, 1, 1, in);
+    CHECK(ml_test_dims_are(y, 1, s4));
     ml_tensor_free(y);
     /* empty tensor with -1 and a zero dim kept from the input */
     int64_t ed[] = {0, 3};
     ml_tensor *e = ml_test_f32(2, ed, NULL);
     int64_t s5[] = {3, 0};
-    sh = vec_i64(2, s5);
+    sh = ml_test_vec_i64(2, s5);
     const ml_tensor *in2[] = {e, sh};
     ml_attr az2 = ml_test_attr_int("allowzero", 1);
-    y = run1("Reshape", 14, &az2, 1, 2, in2);
-    CHECK(dims_are(y, 2, s5));
+    y = ml_test_run1("Reshape", 14, &az2, 1, 2, in2);
+    CHECK(ml_test_dims_are(y, 2, s5));
     ml_tensor_free(y);
     ml_tensor_free(sh);
     ml_tensor_free(e);
@@ -101,28 +59,28 @@ static void test_reshape(void) {
 
 static void test_flatten_squeeze_unsqueeze(void) {
     int64_t d[] = {2, 1, 3, 1};
-    ml_tensor *x = iota_f32(4, d);
+    ml_tensor *x = ml_test_iota_f32(4, d);
     const ml_tensor *in[] = {x, NULL};
     ml_attr ax = ml_test_attr_int("axis", -2);
-    ml_tensor *y = run1("Flatten", 13, &ax, 1, 1, in);
+    ml_tensor *y = ml_test_run1("Flatten", 13, &ax, 1, 1, in);
     int64_t e1[] = {2, 3};
-    CHECK(dims_are(y, 2, e1));
+    CHECK(ml_test_dims_are(y, 2, e1));
     ml_tensor_free(y);
     ml_attr ax0 = ml_test_attr_int("axis", 0);
-    y = run1("Flatten", 13, &ax0, 1, 1, in);
+    y = ml_test_run1("Flatten", 13, &ax0, 1, 1, in);
     int64_t e0[] = {1, 6};
-    CHECK(dims_are(y, 2, e0));
+    CHECK(ml_test_dims_are(y, 2, e0));
     ml_tensor_free(y);
     /* squeeze all 1-dims, then a negative axis from an input */
-    y = run1("Squeeze", 13, NULL, 0, 1, in);
-    CHECK(dims_are(y, 2, e1));
+    y = ml_test_run1("Squeeze", 13, NULL, 0, 1, in);
+    CHECK(ml_test_dims_are(y, 2, e1));
     ml_tensor_free(y);
     int64_t axv[] = {-1};
-    ml_tensor *axes = vec_i64(1, axv);
+    ml_tensor *axes = ml_test_vec_i64(1, axv);
     in[1] = axes;
-    y = run1("Squeeze", 13, NULL, 0, 2, in);
+    y = ml_test_run1("Squeeze", 13, NULL, 0, 2, in);
     int64_t e2[] = {2, 1, 3};
-    CHECK(dims_are(y, 3, e2));
+    CHECK(ml_test_dims_are(y, 3, e2));
     ml_tensor_free(y);
     /* squeezing a dim that is not 1 fails */
     int64_t bad[] = {0};
@@ -132,19 +90,19 @@ static void test_flatten_squeeze_unsqueeze(void) {
     /* unsqueeze: attr form at 11, input form at 13, unsorted/negative axes */
     int64_t ua[] = {-1, 0};
     ml_attr au = ml_test_attr_ints("axes", ua, 2);
-    y = run1("Unsqueeze", 11, &au, 1, 1, in);
+    y = ml_test_run1("Unsqueeze", 11, &au, 1, 1, in);
     int64_t e3[] = {1, 2, 1, 3, 1, 1};
-    CHECK(dims_are(y, 6, e3));
+    CHECK(ml_test_dims_are(y, 6, e3));
     ml_tensor_free(y);
     ml_tensor_free(axes);
-    axes = vec_i64(2, ua);
+    axes = ml_test_vec_i64(2, ua);
     in[1] = axes;
-    y = run1("Unsqueeze", 13, NULL, 0, 2, in);
-    CHECK(dims_are(y, 6, e3));
+    y = ml_test_run1("Unsqueeze", 13, NULL, 0, 2, in);
+    CHECK(ml_test_dims_are(y, 6, e3));
     ml_tensor_free(y);
     int64_t dup[] = {0, 0};
     ml_tensor_free(axes);
-    axes = vec_i64(2, dup);
+    axes = ml_test_vec_i64(2, dup);
     in[1] = axes;
     CHECK_ERR(ml_test_run("", "Unsqueeze", 13, NULL, 0, 2, in, 1, &out), ML_ERR_INVALID_ARGUMENT);
     ml_tensor_free(axes);
@@ -152,11 +110,11 @@ static void test_flatten_squeeze_unsqueeze(void) {
     float one = 1;
     ml_tensor *s = ml_test_f32(0, NULL, &one);
     int64_t z[] = {0};
-    axes = vec_i64(1, z);
+    axes = ml_test_vec_i64(1, z);
     const ml_tensor *in2[] = {s, axes};
-    y = run1("Unsqueeze", 13, NULL, 0, 2, in2);
+    y = ml_test_run1("Unsqueeze", 13, NULL, 0, 2, in2);
     int64_t e4[] = {1};
-    CHECK(dims_are(y, 1, e4));
+    CHECK(ml_test_dims_are(y, 1, e4));
     ml_tensor_free(y);
     ml_tensor_free(axes);
     ml_tensor_free(s);
@@ -187,7 +145,7 @@ static bool transpose_ok(const ml_tensor *x, const int *perm, const ml_tensor *y
 
 static void test_transpose(void) {
     int64_t d[] = {2, 3, 1, 5, 4};
-    ml_tensor *x = iota_f32(5, d);
+    ml_tensor *x = ml_test_iota_f32(5, d);
     const ml_tensor *in[] = {x};
     int perms[][5] = {{4, 3, 2, 1, 0}, {0, 2, 3, 4, 1}, {0, 1, 2, 4, 3}, {1, 0, 2, 3, 4},
                       {3, 4, 0, 1, 2}, {2, 0, 4, 1, 3}, {0, 1, 2, 3, 4}};
@@ -195,16 +153,16 @@ static void test_transpose(void) {
         int64_t pv[5];
         for (int i = 0; i < 5; i++) pv[i] = perms[p][i];
         ml_attr a = ml_test_attr_ints("perm", pv, 5);
-        ml_tensor *y = run1("Transpose", 13, &a, 1, 1, in);
+        ml_tensor *y = ml_test_run1("Transpose", 13, &a, 1, 1, in);
         CHECK(y && transpose_ok(x, perms[p], y));
         ml_tensor_free(y);
     }
     ml_tensor_free(x);
     /* a large 2-D transpose exercises the tiled path with ragged edges */
     int64_t d2[] = {67, 131};
-    x = iota_f32(2, d2);
+    x = ml_test_iota_f32(2, d2);
     in[0] = x;
-    ml_tensor *y = run1("Transpose", 13, NULL, 0, 1, in);
+    ml_tensor *y = ml_test_run1("Transpose", 13, NULL, 0, 1, in);
     int rev[] = {1, 0};
     CHECK(y && y->dims[0] == 131 && transpose_ok(x, rev, y));
     ml_tensor_free(y);
@@ -214,7 +172,7 @@ static void test_transpose(void) {
     int64_t sd[] = {2, 3};
     ml_tensor *s = ml_test_strings(2, sd, sv);
     in[0] = s;
-    y = run1("Transpose", 13, NULL, 0, 1, in);
+    y = ml_test_run1("Transpose", 13, NULL, 0, 1, in);
     CHECK(y && y->dtype == ML_STRING);
     if (y) {
         ml_str *o = y->data;
@@ -305,53 +263,55 @@ static void test_shape_size_identity(void) {
     int64_t d[] = {2, 3, 4};
     ml_tensor *x = ml_test_f32(3, d, NULL);
     const ml_tensor *in[] = {x};
-    ml_tensor *y = run1("Shape", 13, NULL, 0, 1, in);
-    CHECK(i64_are(y, d, 3));
+    ml_tensor *y = ml_test_run1("Shape", 13, NULL, 0, 1, in);
+    CHECK(ml_test_i64_are(y, d, 3));
     ml_tensor_free(y);
     ml_attr se[] = {ml_test_attr_int("start", -2), ml_test_attr_int("end", 100)};
-    y = run1("Shape", 15, se, 2, 1, in);
-    CHECK(i64_are(y, d + 1, 2));
+    y = ml_test_run1("Shape", 15, se, 2, 1, in);
+    CHECK(ml_test_i64_are(y, d + 1, 2));
     ml_tensor_free(y);
     ml_attr se2[] = {ml_test_attr_int("start", 2), ml_test_attr_int("end", 1)};
-    y = run1("Shape", 15, se2, 2, 1, in);
+    y = ml_test_run1("Shape", 15, se2, 2, 1, in);
     CHECK(y && ml_tensor_numel(y) == 0);
     ml_tensor_free(y);
-    y = run1("Size", 13, NULL, 0, 1, in);
+    y = ml_test_run1("Size", 13, NULL, 0, 1, in);
     int64_t n = 24;
-    CHECK(i64_are(y, &n, 1) && y->rank == 0);
+    CHECK(ml_test_i64_are(y, &n, 1) && y->rank == 0);
     ml_tensor_free(y);
-    y = run1("Identity", 16, NULL, 0, 1, in);
-    CHECK(y && y->data == x->data && dims_are(y, 3, d));
+    y = ml_test_run1("Identity", 16, NULL, 0, 1, in);
+    CHECK(y && y->data == x->data && ml_test_dims_are(y, 3, d));
     ml_tensor_free(y);
     ml_tensor_free(x);
 }
 
 static void test_concat_split(void) {
     int64_t da[] = {2, 2}, db[] = {2, 3}, de[] = {2, 0};
-    ml_tensor *a = iota_f32(2, da), *b = iota_f32(2, db), *e = ml_test_f32(2, de, NULL);
+    ml_tensor *a = ml_test_iota_f32(2, da), *b = ml_test_iota_f32(2, db),
+              *e = ml_test_f32(2, de, NULL);
     const ml_tensor *in[] = {a, e, b};
     ml_attr ax = ml_test_attr_int("axis", -1);
-    ml_tensor *y = run1("Concat", 13, &ax, 1, 3, in);
+    ml_tensor *y = ml_test_run1("Concat", 13, &ax, 1, 3, in);
     float ev[] = {0, 1, 0, 1, 2, 2, 3, 3, 4, 5};
-    CHECK(f32_are(y, ev, 10));
+    CHECK(ml_test_f32_are(y, ev, 10));
     ml_tensor *out;
     ml_attr ax0 = ml_test_attr_int("axis", 0);
     CHECK_ERR(ml_test_run("", "Concat", 13, &ax0, 1, 3, in, 1, &out), ML_ERR_INVALID_ARGUMENT);
     /* split it back: variable sizes from an input (13) */
     int64_t sv[] = {2, 0, 3};
-    ml_tensor *sp = vec_i64(3, sv);
+    ml_tensor *sp = ml_test_vec_i64(3, sv);
     const ml_tensor *in2[] = {y, sp};
     ml_tensor *outs[3];
     CHECK_OK(ml_test_run("", "Split", 13, &ax, 1, 2, in2, 3, outs));
-    CHECK(f32_are(outs[0], ML_TENSOR_DATA(a, float), 4));
-    CHECK(outs[1] && dims_are(outs[1], 2, de));
-    CHECK(f32_are(outs[2], ML_TENSOR_DATA(b, float), 6));
+    CHECK(ml_test_f32_are(outs[0], ML_TENSOR_DATA(a, float), 4));
+    CHECK(outs[1] && ml_test_dims_are(outs[1], 2, de));
+    CHECK(ml_test_f32_are(outs[2], ML_TENSOR_DATA(b, float), 6));
     for (int i = 0; i < 3; i++) ml_tensor_free(outs[i]);
     /* opset 18 num_outputs with an uneven last chunk: 5 -> 2, 2, 1 */
     ml_attr at18[] = {ml_test_attr_int("axis", 1), ml_test_attr_int("num_outputs", 3)};
     CHECK_OK(ml_test_run("", "Split", 18, at18, 2, 1, in2, 3, outs));
     int64_t c0[] = {2, 2}, c2[] = {2, 1};
-    CHECK(dims_are(outs[0], 2, c0) && dims_are(outs[1], 2, c0) && dims_are(outs[2], 2, c2));
+    CHECK(ml_test_dims_are(outs[0], 2, c0) && ml_test_dims_are(outs[1], 2, c0) &&
+          ml_test_dims_are(outs[2], 2, c2));
     for (int i = 0; i < 3; i++) ml_tensor_free(outs[i]);
     /* opset 11 even split that does not divide */
     CHECK_ERR(ml_test_run("", "Split", 11, &ax, 1, 1, in2, 3, outs), ML_ERR_INVALID_ARGUMENT);
@@ -362,7 +322,7 @@ static void test_concat_split(void) {
     int64_t d1 = 2, d2 = 1;
     ml_tensor *t1 = ml_test_strings(1, &d1, s1), *t2 = ml_test_strings(1, &d2, s2);
     const ml_tensor *in3[] = {t2, t1};
-    y = run1("Concat", 13, &ax0, 1, 2, in3);
+    y = ml_test_run1("Concat", 13, &ax0, 1, 2, in3);
     CHECK(y && ml_tensor_numel(y) == 3);
     if (y) CHECK_STR(((ml_str *)y->data)[0].data, "z");
     if (y) CHECK_STR(((ml_str *)y->data)[2].data, "y");
@@ -376,74 +336,74 @@ static void test_concat_split(void) {
 
 static void test_pad(void) {
     int64_t d[] = {2, 3};
-    ml_tensor *x = iota_f32(2, d); /* [[0 1 2] [3 4 5]] */
+    ml_tensor *x = ml_test_iota_f32(2, d); /* [[0 1 2] [3 4 5]] */
     int64_t pv[] = {0, 2, 0, 1};
-    ml_tensor *p = vec_i64(4, pv);
+    ml_tensor *p = ml_test_vec_i64(4, pv);
     float cv = 9;
     ml_tensor *c = ml_test_f32(0, NULL, &cv);
     const ml_tensor *in[] = {x, p, c};
-    ml_tensor *y = run1("Pad", 13, NULL, 0, 3, in);
+    ml_tensor *y = ml_test_run1("Pad", 13, NULL, 0, 3, in);
     float e1[] = {9, 9, 0, 1, 2, 9, 9, 9, 3, 4, 5, 9};
-    CHECK(f32_are(y, e1, 12));
+    CHECK(ml_test_f32_are(y, e1, 12));
     ml_tensor_free(y);
     ml_attr m = ml_test_attr_string("mode", "reflect");
-    y = run1("Pad", 13, &m, 1, 2, in);
+    y = ml_test_run1("Pad", 13, &m, 1, 2, in);
     float e2[] = {2, 1, 0, 1, 2, 1, 5, 4, 3, 4, 5, 4};
-    CHECK(f32_are(y, e2, 12));
+    CHECK(ml_test_f32_are(y, e2, 12));
     ml_tensor_free(y);
     m = ml_test_attr_string("mode", "edge");
-    y = run1("Pad", 13, &m, 1, 2, in);
+    y = ml_test_run1("Pad", 13, &m, 1, 2, in);
     float e3[] = {0, 0, 0, 1, 2, 2, 3, 3, 3, 4, 5, 5};
-    CHECK(f32_are(y, e3, 12));
+    CHECK(ml_test_f32_are(y, e3, 12));
     ml_tensor_free(y);
     m = ml_test_attr_string("mode", "wrap");
-    y = run1("Pad", 19, &m, 1, 2, in);
+    y = ml_test_run1("Pad", 19, &m, 1, 2, in);
     float e4[] = {1, 2, 0, 1, 2, 0, 4, 5, 3, 4, 5, 3};
-    CHECK(f32_are(y, e4, 12));
+    CHECK(ml_test_f32_are(y, e4, 12));
     ml_tensor_free(y);
     ml_tensor_free(p);
     /* negative pads crop; padding on the first axis */
     int64_t pv2[] = {1, -1, 0, -1};
-    p = vec_i64(4, pv2);
+    p = ml_test_vec_i64(4, pv2);
     in[1] = p;
-    y = run1("Pad", 13, NULL, 0, 3, in);
+    y = ml_test_run1("Pad", 13, NULL, 0, 3, in);
     int64_t ed[] = {3, 1};
     float e5[] = {9, 1, 4};
-    CHECK(dims_are(y, 2, ed) && f32_are(y, e5, 3));
+    CHECK(ml_test_dims_are(y, 2, ed) && ml_test_f32_are(y, e5, 3));
     ml_tensor_free(y);
     ml_tensor_free(p);
     /* padding more at the start than remains after cropping the end */
     int64_t pv5[] = {0, 2, 0, -4};
-    p = vec_i64(4, pv5);
+    p = ml_test_vec_i64(4, pv5);
     in[1] = p;
-    y = run1("Pad", 13, NULL, 0, 3, in);
+    y = ml_test_run1("Pad", 13, NULL, 0, 3, in);
     int64_t ed5[] = {2, 1};
     float e5b[] = {9, 9};
-    CHECK(dims_are(y, 2, ed5) && f32_are(y, e5b, 2));
+    CHECK(ml_test_dims_are(y, 2, ed5) && ml_test_f32_are(y, e5b, 2));
     ml_tensor_free(y);
     ml_tensor_free(p);
     /* opset 18 axes input */
     int64_t pv3[] = {1, 1}, axv[] = {-1};
-    p = vec_i64(2, pv3);
-    ml_tensor *axes = vec_i64(1, axv);
+    p = ml_test_vec_i64(2, pv3);
+    ml_tensor *axes = ml_test_vec_i64(1, axv);
     const ml_tensor *in4[] = {x, p, NULL, axes};
-    y = run1("Pad", 18, NULL, 0, 4, in4);
+    y = ml_test_run1("Pad", 18, NULL, 0, 4, in4);
     float e6[] = {0, 0, 1, 2, 0, 0, 3, 4, 5, 0};
-    CHECK(f32_are(y, e6, 10));
+    CHECK(ml_test_f32_are(y, e6, 10));
     ml_tensor_free(y);
     /* opset 2 attributes */
     int64_t pa[] = {0, 1, 0, 0};
     ml_attr at2[] = {ml_test_attr_ints("pads", pa, 4), ml_test_attr_float("value", 7)};
-    y = run1("Pad", 2, at2, 2, 1, in);
+    y = ml_test_run1("Pad", 2, at2, 2, 1, in);
     float e7[] = {7, 0, 1, 2, 7, 3, 4, 5};
-    CHECK(f32_are(y, e7, 8));
+    CHECK(ml_test_f32_are(y, e7, 8));
     ml_tensor_free(y);
     /* wrong pads length and over-cropping fail */
     const ml_tensor *in5[] = {x, axes};
     ml_tensor *out;
     CHECK_ERR(ml_test_run("", "Pad", 13, NULL, 0, 2, in5, 1, &out), ML_ERR_INVALID_ARGUMENT);
     int64_t pv4[] = {0, -4, 0, 0};
-    ml_tensor *p4 = vec_i64(4, pv4);
+    ml_tensor *p4 = ml_test_vec_i64(4, pv4);
     const ml_tensor *in6[] = {x, p4};
     CHECK_ERR(ml_test_run("", "Pad", 13, NULL, 0, 2, in6, 1, &out), ML_ERR_INVALID_ARGUMENT);
     ml_tensor_free(p4);
@@ -455,13 +415,13 @@ static void test_pad(void) {
 
 static void test_center_crop_pad(void) {
     int64_t d[] = {3, 4};
-    ml_tensor *x = iota_f32(2, d);
+    ml_tensor *x = ml_test_iota_f32(2, d);
     int64_t sv[] = {1, 6};
-    ml_tensor *s = vec_i64(2, sv);
+    ml_tensor *s = ml_test_vec_i64(2, sv);
     const ml_tensor *in[] = {x, s};
-    ml_tensor *y = run1("CenterCropPad", 18, NULL, 0, 2, in);
+    ml_tensor *y = ml_test_run1("CenterCropPad", 18, NULL, 0, 2, in);
     float e[] = {0, 4, 5, 6, 7, 0};
-    CHECK(f32_are(y, e, 6));
+    CHECK(ml_test_f32_are(y, e, 6));
     ml_tensor_free(y);
     ml_tensor_free(s);
     ml_tensor_free(x);
@@ -469,36 +429,36 @@ static void test_center_crop_pad(void) {
 
 static void test_expand_tile(void) {
     int64_t d[] = {3, 1};
-    ml_tensor *x = iota_f32(2, d);
+    ml_tensor *x = ml_test_iota_f32(2, d);
     int64_t sv[] = {2, 1, 2};
-    ml_tensor *s = vec_i64(3, sv);
+    ml_tensor *s = ml_test_vec_i64(3, sv);
     const ml_tensor *in[] = {x, s};
-    ml_tensor *y = run1("Expand", 13, NULL, 0, 2, in);
+    ml_tensor *y = ml_test_run1("Expand", 13, NULL, 0, 2, in);
     int64_t ed[] = {2, 3, 2};
     float e[] = {0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2};
-    CHECK(dims_are(y, 3, ed) && f32_are(y, e, 12));
+    CHECK(ml_test_dims_are(y, 3, ed) && ml_test_f32_are(y, e, 12));
     ml_tensor_free(y);
     ml_tensor_free(s);
     int64_t bad[] = {2, 4};
-    s = vec_i64(2, bad);
+    s = ml_test_vec_i64(2, bad);
     in[1] = s;
     ml_tensor *out;
     CHECK_ERR(ml_test_run("", "Expand", 13, NULL, 0, 2, in, 1, &out), ML_ERR_INVALID_ARGUMENT);
     ml_tensor_free(s);
     int64_t rv[] = {2, 3};
-    ml_tensor *r = vec_i64(2, rv);
+    ml_tensor *r = ml_test_vec_i64(2, rv);
     in[1] = r;
-    y = run1("Tile", 13, NULL, 0, 2, in);
+    y = ml_test_run1("Tile", 13, NULL, 0, 2, in);
     float e2[] = {0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2};
-    CHECK(f32_are(y, e2, 18));
+    CHECK(ml_test_f32_are(y, e2, 18));
     ml_tensor_free(y);
     ml_tensor_free(r);
     int64_t rz[] = {0, 2};
-    r = vec_i64(2, rz);
+    r = ml_test_vec_i64(2, rz);
     in[1] = r;
-    y = run1("Tile", 13, NULL, 0, 2, in);
+    y = ml_test_run1("Tile", 13, NULL, 0, 2, in);
     int64_t zd[] = {0, 2};
-    CHECK(dims_are(y, 2, zd));
+    CHECK(ml_test_dims_are(y, 2, zd));
     ml_tensor_free(y);
     ml_tensor_free(r);
     ml_tensor_free(x);
@@ -508,16 +468,16 @@ static void test_generators(void) {
     /* Constant forms */
     int64_t iv[] = {4, 5};
     ml_attr a = ml_test_attr_ints("value_ints", iv, 2);
-    ml_tensor *y = run1("Constant", 13, &a, 1, 0, NULL);
-    CHECK(i64_are(y, iv, 2));
+    ml_tensor *y = ml_test_run1("Constant", 13, &a, 1, 0, NULL);
+    CHECK(ml_test_i64_are(y, iv, 2));
     ml_tensor_free(y);
     a = ml_test_attr_float("value_float", 2.5f);
-    y = run1("Constant", 13, &a, 1, 0, NULL);
+    y = ml_test_run1("Constant", 13, &a, 1, 0, NULL);
     float f = 2.5f;
-    CHECK(f32_are(y, &f, 1) && y->rank == 0);
+    CHECK(ml_test_f32_are(y, &f, 1) && y->rank == 0);
     ml_tensor_free(y);
     a = ml_test_attr_string("value_string", "hi");
-    y = run1("Constant", 13, &a, 1, 0, NULL);
+    y = ml_test_run1("Constant", 13, &a, 1, 0, NULL);
     CHECK(y && y->dtype == ML_STRING);
     if (y) CHECK_STR(((ml_str *)y->data)[0].data, "hi");
     ml_tensor_free(y);
@@ -525,27 +485,27 @@ static void test_generators(void) {
     CHECK_ERR(ml_test_run("", "Constant", 13, NULL, 0, 0, NULL, 1, &out), ML_ERR_INVALID_ARGUMENT);
     /* ConstantOfShape with an int value and an empty shape (scalar) */
     int64_t sv[] = {2, 3};
-    ml_tensor *s = vec_i64(2, sv);
+    ml_tensor *s = ml_test_vec_i64(2, sv);
     int64_t seven = 7;
     int64_t one = 1;
     ml_tensor *v = ml_test_i64(1, &one, &seven);
     a = ml_test_attr_tensor("value", v);
     const ml_tensor *in[] = {s};
-    y = run1("ConstantOfShape", 9, &a, 1, 1, in);
+    y = ml_test_run1("ConstantOfShape", 9, &a, 1, 1, in);
     int64_t e[] = {7, 7, 7, 7, 7, 7};
-    CHECK(i64_are(y, e, 6));
+    CHECK(ml_test_i64_are(y, e, 6));
     ml_tensor_free(y);
     ml_tensor_free(s);
-    s = vec_i64(0, NULL);
+    s = ml_test_vec_i64(0, NULL);
     in[0] = s;
-    y = run1("ConstantOfShape", 9, NULL, 0, 1, in);
+    y = ml_test_run1("ConstantOfShape", 9, NULL, 0, 1, in);
     float z = 0;
-    CHECK(f32_are(y, &z, 1) && y->rank == 0);
+    CHECK(ml_test_f32_are(y, &z, 1) && y->rank == 0);
     ml_tensor_free(y);
     ml_tensor_free(s);
     ml_tensor_free(v);
     int64_t neg[] = {-1};
-    s = vec_i64(1, neg);
+    s = ml_test_vec_i64(1, neg);
     in[0] = s;
     CHECK_ERR(ml_test_run("", "ConstantOfShape", 9, NULL, 0, 1, in, 1, &out),
               ML_ERR_INVALID_ARGUMENT);
@@ -555,9 +515,9 @@ static void test_generators(void) {
     ml_tensor *t0 = ml_test_i64(0, NULL, &st), *t1 = ml_test_i64(0, NULL, &li),
               *t2 = ml_test_i64(0, NULL, &de);
     const ml_tensor *rin[] = {t0, t1, t2};
-    y = run1("Range", 11, NULL, 0, 3, rin);
+    y = ml_test_run1("Range", 11, NULL, 0, 3, rin);
     int64_t re[] = {10, 7};
-    CHECK(i64_are(y, re, 2));
+    CHECK(ml_test_i64_are(y, re, 2));
     ml_tensor_free(y);
     ML_TENSOR_DATA(t2, int64_t)[0] = 0;
     CHECK_ERR(ml_test_run("", "Range", 11, NULL, 0, 3, rin, 1, &out), ML_ERR_INVALID_ARGUMENT);
@@ -569,7 +529,7 @@ static void test_generators(void) {
     t1 = ml_test_f32(0, NULL, &fl);
     t2 = ml_test_f32(0, NULL, &fd);
     const ml_tensor *rin2[] = {t0, t1, t2};
-    y = run1("Range", 11, NULL, 0, 3, rin2);
+    y = ml_test_run1("Range", 11, NULL, 0, 3, rin2);
     CHECK(y && ml_tensor_numel(y) == 4);
     ml_tensor_free(y);
     ml_tensor_free(t0);
@@ -580,27 +540,27 @@ static void test_generators(void) {
     ml_tensor *x = ml_test_f32(2, ed, NULL);
     ml_attr ea[] = {ml_test_attr_int("k", 1), ml_test_attr_int("dtype", ML_INT64)};
     in[0] = x;
-    y = run1("EyeLike", 9, ea, 2, 1, in);
+    y = ml_test_run1("EyeLike", 9, ea, 2, 1, in);
     int64_t ee[] = {0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
-    CHECK(i64_are(y, ee, 12));
+    CHECK(ml_test_i64_are(y, ee, 12));
     ml_tensor_free(y);
     ml_tensor_free(x);
 }
 
 static void test_trilu(void) {
     int64_t d[] = {2, 3, 3};
-    ml_tensor *x = iota_f32(3, d);
+    ml_tensor *x = ml_test_iota_f32(3, d);
     int64_t k = -1;
     ml_tensor *kt = ml_test_i64(0, NULL, &k);
     const ml_tensor *in[] = {x, kt};
-    ml_tensor *y = run1("Trilu", 14, NULL, 0, 2, in);
+    ml_tensor *y = ml_test_run1("Trilu", 14, NULL, 0, 2, in);
     float e[] = {0, 1, 2, 3, 4, 5, 0, 7, 8, 9, 10, 11, 12, 13, 14, 0, 16, 17};
-    CHECK(f32_are(y, e, 18));
+    CHECK(ml_test_f32_are(y, e, 18));
     ml_tensor_free(y);
     ml_attr lo = ml_test_attr_int("upper", 0);
-    y = run1("Trilu", 14, &lo, 1, 1, in);
+    y = ml_test_run1("Trilu", 14, &lo, 1, 1, in);
     float e2[] = {0, 0, 0, 3, 4, 0, 6, 7, 8, 9, 0, 0, 12, 13, 0, 15, 16, 17};
-    CHECK(f32_are(y, e2, 18));
+    CHECK(ml_test_f32_are(y, e2, 18));
     ml_tensor_free(y);
     ml_tensor_free(kt);
     ml_tensor_free(x);
@@ -608,12 +568,12 @@ static void test_trilu(void) {
 
 static void test_depth_space(void) {
     int64_t d[] = {1, 8, 2, 3};
-    ml_tensor *x = iota_f32(4, d);
+    ml_tensor *x = ml_test_iota_f32(4, d);
     ml_attr bs = ml_test_attr_int("blocksize", 2);
     const ml_tensor *in[] = {x};
-    ml_tensor *y = run1("DepthToSpace", 13, &bs, 1, 1, in);
+    ml_tensor *y = ml_test_run1("DepthToSpace", 13, &bs, 1, 1, in);
     int64_t ed[] = {1, 2, 4, 6};
-    CHECK(dims_are(y, 4, ed));
+    CHECK(ml_test_dims_are(y, 4, ed));
     /* DCR: out[0, c, 2h+i, 2w+j] = in[0, (i*2+j)*2 + c, h, w] */
     if (y) {
         bool ok = true;
@@ -628,12 +588,12 @@ static void test_depth_space(void) {
     }
     /* SpaceToDepth inverts DepthToSpace in DCR mode */
     const ml_tensor *in2[] = {y};
-    ml_tensor *z = run1("SpaceToDepth", 13, &bs, 1, 1, in2);
-    CHECK(f32_are(z, ML_TENSOR_DATA(x, float), 48));
+    ml_tensor *z = ml_test_run1("SpaceToDepth", 13, &bs, 1, 1, in2);
+    CHECK(ml_test_f32_are(z, ML_TENSOR_DATA(x, float), 48));
     ml_tensor_free(z);
     ml_tensor_free(y);
     ml_attr crd[] = {bs, ml_test_attr_string("mode", "CRD")};
-    y = run1("DepthToSpace", 13, crd, 2, 1, in);
+    y = ml_test_run1("DepthToSpace", 13, crd, 2, 1, in);
     if (y) {
         bool ok = true;
         for (int c = 0; c < 2; c++)
@@ -654,7 +614,7 @@ static void test_depth_space(void) {
 
 static void test_dropout(void) {
     int64_t d[] = {4};
-    ml_tensor *x = iota_f32(1, d);
+    ml_tensor *x = ml_test_iota_f32(1, d);
     const ml_tensor *in[] = {x};
     ml_tensor *outs[2];
     CHECK_OK(ml_test_run("", "Dropout", 13, NULL, 0, 1, in, 2, outs));
@@ -694,7 +654,7 @@ static void test_dropout(void) {
 /* Attribute forms of early opsets. */
 static void test_old_opsets(void) {
     int64_t d[] = {2, 3};
-    ml_tensor *x = iota_f32(2, d);
+    ml_tensor *x = ml_test_iota_f32(2, d);
     const ml_tensor *in[] = {x, NULL, NULL};
     /* Split-2: sizes in the attribute */
     int64_t sp[] = {1, 2};
@@ -702,23 +662,23 @@ static void test_old_opsets(void) {
     ml_tensor *outs[2];
     CHECK_OK(ml_test_run("", "Split", 2, sa, 2, 1, in, 2, outs));
     float e0[] = {0, 3}, e1[] = {1, 2, 4, 5};
-    CHECK(f32_are(outs[0], e0, 2) && f32_are(outs[1], e1, 4));
+    CHECK(ml_test_f32_are(outs[0], e0, 2) && ml_test_f32_are(outs[1], e1, 4));
     ml_tensor_free(outs[0]);
     ml_tensor_free(outs[1]);
     /* Pad-1: 'paddings' */
     int64_t pp[] = {0, 1, 0, 0};
     ml_attr pa = ml_test_attr_ints("paddings", pp, 4);
-    ml_tensor *y = run1("Pad", 1, &pa, 1, 1, in);
+    ml_tensor *y = ml_test_run1("Pad", 1, &pa, 1, 1, in);
     float ep[] = {0, 0, 1, 2, 0, 3, 4, 5};
-    CHECK(f32_are(y, ep, 8));
+    CHECK(ml_test_f32_are(y, ep, 8));
     ml_tensor_free(y);
     /* Tile-1: scalar tiles along a scalar axis */
     int64_t tiles = 2, axis = 0;
     ml_tensor *tt = ml_test_i64(0, NULL, &tiles), *ta = ml_test_i64(0, NULL, &axis);
     const ml_tensor *tin[] = {x, tt, ta};
-    y = run1("Tile", 1, NULL, 0, 3, tin);
+    y = ml_test_run1("Tile", 1, NULL, 0, 3, tin);
     int64_t ed[] = {4, 3};
-    CHECK(dims_are(y, 2, ed));
+    CHECK(ml_test_dims_are(y, 2, ed));
     ml_tensor_free(y);
     ml_tensor_free(tt);
     ml_tensor_free(ta);
@@ -730,21 +690,21 @@ static void test_old_opsets(void) {
     /* Squeeze-1 / Unsqueeze-1 attributes; Unsqueeze needs axes */
     int64_t ax[] = {1};
     ml_attr ua = ml_test_attr_ints("axes", ax, 1);
-    y = run1("Unsqueeze", 1, &ua, 1, 1, in);
+    y = ml_test_run1("Unsqueeze", 1, &ua, 1, 1, in);
     int64_t eu[] = {2, 1, 3};
-    CHECK(dims_are(y, 3, eu));
+    CHECK(ml_test_dims_are(y, 3, eu));
     const ml_tensor *sin[] = {y};
-    ml_tensor *z = run1("Squeeze", 1, &ua, 1, 1, sin);
-    CHECK(dims_are(z, 2, d));
+    ml_tensor *z = ml_test_run1("Squeeze", 1, &ua, 1, 1, sin);
+    CHECK(ml_test_dims_are(z, 2, d));
     ml_tensor_free(z);
     ml_tensor_free(y);
     ml_tensor *out;
     CHECK_ERR(ml_test_run("", "Unsqueeze", 11, NULL, 0, 1, in, 1, &out), ML_ERR_INVALID_ARGUMENT);
     /* Concat-1 defaults to axis 1; from opset 4 the axis is required */
     const ml_tensor *cin[] = {x, x};
-    y = run1("Concat", 1, NULL, 0, 2, cin);
+    y = ml_test_run1("Concat", 1, NULL, 0, 2, cin);
     int64_t ec[] = {2, 6};
-    CHECK(dims_are(y, 2, ec));
+    CHECK(ml_test_dims_are(y, 2, ec));
     ml_tensor_free(y);
     CHECK_ERR(ml_test_run("", "Concat", 4, NULL, 0, 2, cin, 1, &out), ML_ERR_INVALID_ARGUMENT);
     ml_tensor_free(x);
@@ -753,22 +713,22 @@ static void test_old_opsets(void) {
 /* No-op Expand/Tile/Pad share the input's storage instead of copying. */
 static void test_noop_views(void) {
     int64_t d[] = {2, 3};
-    ml_tensor *x = iota_f32(2, d);
-    ml_tensor *s = vec_i64(2, d);
+    ml_tensor *x = ml_test_iota_f32(2, d);
+    ml_tensor *s = ml_test_vec_i64(2, d);
     const ml_tensor *in[] = {x, s};
-    ml_tensor *y = run1("Expand", 13, NULL, 0, 2, in);
-    CHECK(y && y->data == x->data && dims_are(y, 2, d));
+    ml_tensor *y = ml_test_run1("Expand", 13, NULL, 0, 2, in);
+    CHECK(y && y->data == x->data && ml_test_dims_are(y, 2, d));
     ml_tensor_free(y);
     int64_t ones[] = {1, 1};
-    ml_tensor *r = vec_i64(2, ones);
+    ml_tensor *r = ml_test_vec_i64(2, ones);
     in[1] = r;
-    y = run1("Tile", 13, NULL, 0, 2, in);
+    y = ml_test_run1("Tile", 13, NULL, 0, 2, in);
     CHECK(y && y->data == x->data);
     ml_tensor_free(y);
     int64_t zeros[] = {0, 0, 0, 0};
-    ml_tensor *p = vec_i64(4, zeros);
+    ml_tensor *p = ml_test_vec_i64(4, zeros);
     in[1] = p;
-    y = run1("Pad", 13, NULL, 0, 2, in);
+    y = ml_test_run1("Pad", 13, NULL, 0, 2, in);
     CHECK(y && y->data == x->data);
     ml_tensor_free(y);
     ml_tensor_free(p);
