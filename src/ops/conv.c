@@ -461,6 +461,11 @@ ml_status nn_conv_f64(const ml_node *node, ml_threadpool *pool, const nn_conv_di
     return nn_conv_double(node, pool, cd, x, w, b, y);
 }
 
+static ml_status conv_f32_any(const ml_node *node, ml_threadpool *pool, const void *dims,
+                              const float *x, const float *w, const float *b, float *y) {
+    return nn_conv_f32(node, pool, (const nn_conv_dims *)dims, x, w, b, y);
+}
+
 static ml_status conv_run(ml_kernel_ctx *ctx) {
     const ml_node *node = ctx->node;
     const ml_tensor *x, *w, *b = ml_input(ctx, 2);
@@ -480,24 +485,7 @@ static ml_status conv_run(ml_kernel_ctx *ctx) {
     if (ml_tensor_numel(y) == 0) return ML_STATUS_OK; /* loops below may span huge empty dims */
     if (x->dtype == ML_DOUBLE)
         return nn_conv_f64(node, ctx->pool, &cd, x->data, w->data, b ? b->data : NULL, y->data);
-    const float *fx = NULL, *fw = NULL, *fb = NULL;
-    float *ox = NULL, *ow = NULL, *ob = NULL, *fy = NULL, *oy = NULL;
-    ml_status st = nn_f32_view(node, x, &fx, &ox);
-    if (!st && node->state)
-        fw = node->state; /* packed at load time */
-    else if (!st)
-        st = nn_f32_view(node, w, &fw, &ow);
-    if (!st && b) st = nn_f32_view(node, b, &fb, &ob);
-    if (!st) st = nn_f32_target(node, y, &fy, &oy);
-    if (!st) st = nn_conv_f32(node, ctx->pool, &cd, fx, fw, fb, fy);
-    if (!st)
-        nn_f32_commit(y, oy);
-    else
-        free(oy);
-    free(ox);
-    free(ow);
-    free(ob);
-    return st;
+    return nn_run_conv_like_f32(node, ctx->pool, &cd, x, w, b, y, conv_f32_any);
 }
 
 ml_status nn_conv_transpose_run(ml_kernel_ctx *ctx);

@@ -214,6 +214,11 @@ CT_IMPL(double, nn_dgemm)
 
 ml_status nn_conv_transpose_run(ml_kernel_ctx *ctx);
 
+static ml_status ct_float_any(const ml_node *node, ml_threadpool *pool, const void *dims,
+                              const float *x, const float *w, const float *b, float *y) {
+    return ct_float(node, pool, (const ct_dims *)dims, x, w, b, y);
+}
+
 ml_status nn_conv_transpose_run(ml_kernel_ctx *ctx) {
     const ml_node *node = ctx->node;
     const ml_tensor *x, *w, *b = ml_input(ctx, 2);
@@ -237,22 +242,5 @@ ml_status nn_conv_transpose_run(ml_kernel_ctx *ctx) {
     if (ml_tensor_numel(y) == 0) return ML_STATUS_OK; /* loops below may span huge empty dims */
     if (x->dtype == ML_DOUBLE)
         return ct_double(node, ctx->pool, &cd, x->data, w->data, b ? b->data : NULL, y->data);
-    const float *fx = NULL, *fw = NULL, *fb = NULL;
-    float *ox = NULL, *ow = NULL, *ob = NULL, *fy = NULL, *oy = NULL;
-    ml_status st = nn_f32_view(node, x, &fx, &ox);
-    if (!st && node->state)
-        fw = node->state; /* packed at load time */
-    else if (!st)
-        st = nn_f32_view(node, w, &fw, &ow);
-    if (!st && b) st = nn_f32_view(node, b, &fb, &ob);
-    if (!st) st = nn_f32_target(node, y, &fy, &oy);
-    if (!st) st = ct_float(node, ctx->pool, &cd, fx, fw, fb, fy);
-    if (!st)
-        nn_f32_commit(y, oy);
-    else
-        free(oy);
-    free(ox);
-    free(ow);
-    free(ob);
-    return st;
+    return nn_run_conv_like_f32(node, ctx->pool, &cd, x, w, b, y, ct_float_any);
 }

@@ -115,6 +115,36 @@ static inline void nn_f32_commit(ml_tensor *t, float *owned) {
     free(owned);
 }
 
+/* Float body of a conv-like op: f(dims, x, w, b) -> y on float views of the
+ * tensors (float16/bfloat16 converted through scratch), with the weights
+ * packed at load time (node->state) used instead of w when present. */
+typedef ml_status (*nn_conv_like_f32)(const ml_node *node, ml_threadpool *pool, const void *dims,
+                                      const float *x, const float *w, const float *b, float *y);
+
+static inline ml_status nn_run_conv_like_f32(const ml_node *node, ml_threadpool *pool,
+                                             const void *dims, const ml_tensor *x,
+                                             const ml_tensor *w, const ml_tensor *b, ml_tensor *y,
+                                             nn_conv_like_f32 f) {
+    const float *fx = NULL, *fw = NULL, *fb = NULL;
+    float *ox = NULL, *ow = NULL, *ob = NULL, *fy = NULL, *oy = NULL;
+    ml_status st = nn_f32_view(node, x, &fx, &ox);
+    if (!st && node->state)
+        fw = (const float *)node->state; /* packed at load time */
+    else if (!st)
+        st = nn_f32_view(node, w, &fw, &ow);
+    if (!st && b) st = nn_f32_view(node, b, &fb, &ob);
+    if (!st) st = nn_f32_target(node, y, &fy, &oy);
+    if (!st) st = f(node, pool, dims, fx, fw, fb, fy);
+    if (!st)
+        nn_f32_commit(y, oy);
+    else
+        free(oy);
+    free(ox);
+    free(ow);
+    free(ob);
+    return st;
+}
+
 /* Sum of n floats, and sum of squared deviations from mean, with eight
  * independent double accumulators: no single add chain (so the loop
  * pipelines and vectorises) and double keeps long sums accurate. */
