@@ -124,9 +124,15 @@ try {
   await step('deleting the model version in use is refused with the server message', async () => {
     await page.goto(`${base}/#/models/echo`);
     await page.getByRole('button', { name: 'Delete' }).click();
-    await page.locator('#toast').waitFor({ state: 'visible' });
-    const t = await page.locator('#toast').innerText();
-    expect(t.startsWith('409'), `toast: ${t}`);
+    // An earlier step's toast ("Created application chat") may still be on
+    // screen for a few seconds, so wait for the refusal itself, not any toast.
+    const refusal = page.locator('#toast', { hasText: /^409/ });
+    try {
+      await refusal.waitFor({ state: 'visible', timeout: 10000 });
+    } catch {
+      const t = await page.locator('#toast').innerText().catch(() => '(no toast)');
+      expect(false, `toast: ${t}`);
+    }
   });
 
   await step('static assets have content types and caching headers', async () => {
