@@ -347,10 +347,28 @@ static void tensor_type_info(const Onnx__TypeProto__Tensor *tt, ml_arena *arena,
     }
 }
 
+/* Element type of a tensor TypeProto, UNDEFINED when absent or unknown. */
+static ml_dtype tensor_elem_dtype(const Onnx__TypeProto *tp) {
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) return ML_UNDEFINED;
+    ml_io_info tmp = {0};
+    tensor_type_info(tp->tensor_type, NULL, &tmp);
+    return tmp.dtype;
+}
+
+/* A map's key type and value element type (map values are tensors in
+ * ONNX-ML's ZipMap/CastMap/DictVectorizer). */
+static void map_type_info(const Onnx__TypeProto__Map *m, ml_io_info *info) {
+    info->key_dtype =
+        m->has_key_type && ml_dtype_valid(m->key_type) ? (ml_dtype)m->key_type : ML_UNDEFINED;
+    info->dtype = tensor_elem_dtype(m->value_type);
+}
+
 void ml_io_info_from_type(const Onnx__TypeProto *tp, ml_arena *arena, ml_io_info *info,
                           bool *optional) {
     info->kind = ML_VALUE_TENSOR;
+    info->elem_kind = ML_VALUE_NONE;
     info->dtype = ML_UNDEFINED;
+    info->key_dtype = ML_UNDEFINED;
     info->rank = -1;
     *optional = false;
     for (int depth = 0; tp && depth < 8; depth++) {
@@ -368,17 +386,17 @@ void ml_io_info_from_type(const Onnx__TypeProto *tp, ml_arena *arena, ml_io_info
             info->kind = ML_VALUE_SEQUENCE;
             const Onnx__TypeProto *e = tp->sequence_type->elem_type;
             if (e && e->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
-                ml_io_info tmp = {0};
-                tensor_type_info(e->tensor_type, NULL, &tmp);
-                info->dtype = tmp.dtype;
+                info->elem_kind = ML_VALUE_TENSOR;
+                info->dtype = tensor_elem_dtype(e);
+            } else if (e && e->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE) {
+                info->elem_kind = ML_VALUE_MAP;
+                map_type_info(e->map_type, info);
             }
             return;
         }
         case ONNX__TYPE_PROTO__VALUE_MAP_TYPE:
             info->kind = ML_VALUE_MAP;
-            info->dtype = tp->map_type->has_key_type && ml_dtype_valid(tp->map_type->key_type)
-                              ? (ml_dtype)tp->map_type->key_type
-                              : ML_UNDEFINED;
+            map_type_info(tp->map_type, info);
             return;
         case ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE:
             *optional = true;

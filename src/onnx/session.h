@@ -36,7 +36,10 @@ void ml_session_options_init(ml_session_options *opts);
 typedef struct ml_io_info {
     const char *name;
     ml_value_kind kind;                 /* TENSOR for most models; SEQUENCE/MAP for some ml ops */
-    ml_dtype dtype;                     /* element type (of the tensors, for sequences) */
+    ml_dtype dtype;                     /* element type: of the tensor, of a sequence's tensors,
+                                           of a map's values (also in a sequence of maps) */
+    ml_value_kind elem_kind;            /* SEQUENCE: kind of its items (TENSOR or MAP) */
+    ml_dtype key_dtype;                 /* MAP, or SEQUENCE of maps: the key type */
     int rank;                           /* -1 when the rank is unknown */
     int64_t dims[ML_MAX_RANK];          /* -1 for a dynamic dimension */
     const char *dim_names[ML_MAX_RANK]; /* symbolic dim names ("batch") or NULL */

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "serving/batcher.h"
+#include "serving/output_convert.h"
 
 /* ---- tensor lists ---- */
 
@@ -320,16 +321,16 @@ ml_status ml_instance_run(ml_instance *inst, const ml_tensor_list *in, const cha
     if (!st) st = ml_session_run(s, bound, in_names, vals, n_out, out_names, outs);
     if (compute_ns) *compute_ns += ml_now_ns() - t0;
     for (size_t i = 0; !st && i < n_out; i++) {
-        if (outs[i]->kind != ML_VALUE_TENSOR) {
-            st = ml_error(ML_ERR_UNSUPPORTED,
-                          "output '%s' of %s:%d is a sequence or map, which the API "
-                          "cannot return yet",
-                          out_names[i], inst->name, inst->version);
-            break;
+        /* an optional output the model left empty is simply absent */
+        if (outs[i]->kind == ML_VALUE_NONE) continue;
+        ml_tensor *t = NULL;
+        if (outs[i]->kind == ML_VALUE_TENSOR) {
+            t = outs[i]->tensor;
+            outs[i]->tensor = NULL;
+        } else {
+            st = ml_output_to_tensor(outs[i], out_names[i], &t);
         }
-        ml_tensor *t = outs[i]->tensor;
-        outs[i]->tensor = NULL;
-        st = ml_tensor_list_add(out, out_names[i], t);
+        if (!st) st = ml_tensor_list_add(out, out_names[i], t);
     }
     if (st && ml_status_code(st) == ML_ERR_INTERNAL)
         ML_LOG_E("model %s:%d failed: %s", inst->name, inst->version, ml_status_message(st));

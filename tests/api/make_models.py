@@ -10,6 +10,9 @@ tar.gz model folder. Usage: make_models.py OUTDIR
   add2.tgz    z = a + b  (float [-1,2]) two inputs
   bdouble.tgz y = x + x  (float [-1,2]) with batching: {max_batch_size: 8}
   bsum.tgz    y = sum(x) (float [1,1])  with batching (not batchable: runs alone)
+  clf.tgz     scikit-learn-style classifier as skl2onnx exports it: LinearClassifier
+              (3 classes 10/20/30) -> "label" [N] int64 and Normalizer -> ZipMap ->
+              "probabilities", a sequence of maps; no serving.yaml (derived contract)
 """
 import io
 import os
@@ -30,6 +33,15 @@ def model(name, nodes, inputs, outputs):
 
 def vi(name, dtype, shape):
     return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def seq_of_maps_type(key, value):
+    """sequence(map(key, tensor(value))); onnx 1.12's helper has no map builder."""
+    t = onnx.TypeProto()
+    mt = t.sequence_type.elem_type.map_type
+    mt.key_type = key
+    mt.value_type.tensor_type.elem_type = value
+    return t
 
 
 def pack(path, files, top=None):
@@ -78,6 +90,23 @@ metadata: {author: "tests"}
     bsum = model("bsum", [helper.make_node("ReduceSum", ["x"], ["y"], keepdims=1)], [vi("x", F, ["n", 2])],
                  [vi("y", F, [1, 1])])
     pack(os.path.join(out, "bsum.tgz"), {"model.onnx": bsum, "serving.yaml": batching % b"bsum"})
+    # skl2onnx's classifier layout: label + ZipMap'd probabilities.
+    I64 = TensorProto.INT64
+    clf_nodes = [
+        helper.make_node("LinearClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml",
+                         classlabels_ints=[10, 20, 30], coefficients=[1.0, 0.0, 0.0, 1.0, -1.0, -1.0],
+                         intercepts=[0.0, 0.0, 0.5], post_transform="SOFTMAX"),
+        helper.make_node("ZipMap", ["scores"], ["probabilities"], domain="ai.onnx.ml",
+                         classlabels_int64s=[10, 20, 30]),
+    ]
+    g = helper.make_graph(clf_nodes, "clf", [vi("x", F, ["n", 2])],
+                          [vi("label", I64, ["n"]),
+                           helper.make_value_info("probabilities", seq_of_maps_type(I64, F))])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("ai.onnx.ml", 1)],
+                          producer_name="mlambda-tests")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    pack(os.path.join(out, "clf.tgz"), {"clf.onnx": m.SerializeToString()})
     # Hostile archives: path traversal and a symlink.
     with tarfile.open(os.path.join(out, "evil.tgz"), "w:gz") as tar:
         info = tarfile.TarInfo("../escape.onnx")

@@ -726,6 +726,57 @@ static void test_batching(void) {
     }
 }
 
+/* A classifier exported the skl2onnx way: its ZipMap output (a sequence of
+ * maps) is served as an [N, classes] tensor, and its contract says so. */
+static void test_sequence_of_maps_output(void) {
+    CHECK_EQ_INT(upload("clf.tgz", "name=clf"), 201);
+    CHECK(contains(cli.body, "probabilities"));
+    CHECK_EQ_INT(tc_get(&cli, "/v2/models/clf"), 200);
+    json_t *meta = tc_json(&cli);
+    json_t *outs = json_object_get(meta, "outputs");
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(outs); i++) {
+        json_t *o = json_array_get(outs, i);
+        if (strcmp(json_string_value(json_object_get(o, "name")), "probabilities")) continue;
+        seen = true;
+        CHECK_STR(json_string_value(json_object_get(o, "datatype")), "FP32");
+        CHECK_EQ_INT((long)json_array_size(json_object_get(o, "shape")), 2);
+    }
+    CHECK(seen);
+    json_decref(meta);
+    CHECK_EQ_INT(tc_post_json(&cli, "/v2/models/clf/infer",
+                              "{\"inputs\":[{\"name\":\"x\",\"shape\":[2,2],\"datatype\":"
+                              "\"FP32\",\"data\":[2,0,0,3]}]}"),
+                 200);
+    json_t *j = tc_json(&cli);
+    json_t *o = json_object_get(j, "outputs");
+    CHECK_EQ_INT((long)json_array_size(o), 2);
+    for (size_t i = 0; i < json_array_size(o); i++) {
+        json_t *t = json_array_get(o, i);
+        const char *name = json_string_value(json_object_get(t, "name"));
+        json_t *data = json_object_get(t, "data");
+        if (!strcmp(name, "label")) {
+            CHECK_EQ_INT((long)json_integer_value(json_array_get(data, 0)), 10);
+            CHECK_EQ_INT((long)json_integer_value(json_array_get(data, 1)), 20);
+        } else {
+            CHECK_STR(name, "probabilities");
+            CHECK_EQ_INT((long)json_integer_value(json_array_get(json_object_get(t, "shape"), 0)),
+                         2);
+            CHECK_EQ_INT((long)json_integer_value(json_array_get(json_object_get(t, "shape"), 1)),
+                         3);
+            /* softmax of the scores [2, 0, -1.5] and [0, 3, -2.5] */
+            CHECK_NEAR(json_number_value(json_array_get(data, 0)), 0.85801, 1e-4);
+            CHECK_NEAR(json_number_value(json_array_get(data, 2)), 0.02591, 1e-4);
+            CHECK_NEAR(json_number_value(json_array_get(data, 4)), 0.94888, 1e-4);
+        }
+    }
+    json_decref(j);
+    /* TF-Serving's row format gets the same probabilities per instance */
+    CHECK_EQ_INT(tc_post_json(&cli, "/v1/models/clf:predict", "{\"instances\":[[2,0]]}"), 200);
+    CHECK(contains(cli.body, "\"probabilities\""));
+    CHECK(contains(cli.body, "\"label\":10"));
+}
+
 /* Two servers on one registry (same data dir and database): an update
  * made through one is served by the other within its re-check interval. */
 static void test_two_servers(void) {
@@ -815,6 +866,7 @@ int main(int argc, char **argv) {
     RUN(test_graceful_shutdown);
     RUN(test_kill9_during_upload);
     RUN(test_batching);
+    RUN(test_sequence_of_maps_output);
     RUN(test_two_servers);
     tc_client_free(&cli);
     tc_stop(&srv, SIGTERM);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serving/output_convert.h"
 #include "serving/runtime.h"
 #include "test.h"
 
@@ -82,8 +83,91 @@ static void test_check_inputs(void) {
     ml_contract_free(c);
 }
 
+static ml_value *int_map(const int64_t *keys, const float *vals, int64_t n) {
+    ml_tensor *k, *v;
+    ml_value *m = NULL;
+    CHECK_OK(ml_tensor_create(ML_INT64, 1, &n, &k));
+    CHECK_OK(ml_tensor_create(ML_FLOAT, 1, &n, &v));
+    memcpy(k->data, keys, (size_t)n * sizeof *keys);
+    memcpy(v->data, vals, (size_t)n * sizeof *vals);
+    CHECK_OK(ml_value_new_map(k, v, &m));
+    return m;
+}
+
+static void test_output_convert(void) {
+    const int64_t keys[] = {0, 1, 2}, other[] = {0, 1, 7};
+    const float p1[] = {0.25f, 0.5f, 0.25f}, p2[] = {0.5f, 0.5f, 0.0f};
+    /* ZipMap-style: same keys everywhere -> [N, K] */
+    ml_value *seq;
+    CHECK_OK(ml_value_new_sequence(ML_UNDEFINED, &seq));
+    CHECK_OK(ml_value_sequence_append(seq, int_map(keys, p1, 3)));
+    CHECK_OK(ml_value_sequence_append(seq, int_map(keys, p2, 3)));
+    ml_tensor *t = NULL;
+    CHECK_OK(ml_output_to_tensor(seq, "p", &t));
+    CHECK_EQ_INT(t->dtype, ML_FLOAT);
+    CHECK_EQ_INT(t->rank, 2);
+    CHECK_EQ_INT(t->dims[0], 2);
+    CHECK_EQ_INT(t->dims[1], 3);
+    CHECK_NEAR(ML_TENSOR_DATA(t, float)[3], 0.5, 1e-7);
+    ml_tensor_free(t);
+    /* keys differ between rows -> one JSON object text per row */
+    CHECK_OK(ml_value_sequence_append(seq, int_map(other, p1, 3)));
+    CHECK_OK(ml_output_to_tensor(seq, "p", &t));
+    CHECK_EQ_INT(t->dtype, ML_STRING);
+    CHECK_EQ_INT(t->dims[0], 3);
+    CHECK_STR(ML_TENSOR_DATA(t, ml_str)[2].data, "{\"0\":0.25,\"1\":0.5,\"7\":0.25}");
+    ml_tensor_free(t);
+    ml_value_free(seq);
+    /* a single map -> its values */
+    ml_value *m = int_map(keys, p1, 3);
+    CHECK_OK(ml_output_to_tensor(m, "m", &t));
+    CHECK_EQ_INT(t->rank, 1);
+    CHECK_EQ_INT(t->dims[0], 3);
+    ml_tensor_free(t);
+    ml_value_free(m);
+    /* tensors of one shape stack; ragged ones are refused with the name */
+    CHECK_OK(ml_value_new_sequence(ML_FLOAT, &seq));
+    for (int i = 0; i < 2; i++) {
+        int64_t d[2] = {1, 2};
+        ml_tensor *x;
+        ml_value *v;
+        CHECK_OK(ml_tensor_create(ML_FLOAT, 2, d, &x));
+        ML_TENSOR_DATA(x, float)[0] = (float)i;
+        ML_TENSOR_DATA(x, float)[1] = 9.0f;
+        CHECK_OK(ml_value_from_tensor(x, &v));
+        CHECK_OK(ml_value_sequence_append(seq, v));
+    }
+    CHECK_OK(ml_output_to_tensor(seq, "s", &t));
+    CHECK_EQ_INT(t->rank, 3);
+    CHECK_EQ_INT(t->dims[0], 2);
+    CHECK_NEAR(ML_TENSOR_DATA(t, float)[2], 1.0, 0);
+    ml_tensor_free(t);
+    {
+        int64_t d[1] = {5};
+        ml_tensor *x;
+        ml_value *v;
+        CHECK_OK(ml_tensor_create(ML_FLOAT, 1, d, &x));
+        memset(x->data, 0, 5 * sizeof(float));
+        CHECK_OK(ml_value_from_tensor(x, &v));
+        CHECK_OK(ml_value_sequence_append(seq, v));
+    }
+    ml_status st = ml_output_to_tensor(seq, "ragged", &t);
+    CHECK(st && ml_status_code(st) == ML_ERR_UNSUPPORTED);
+    CHECK(st && strstr(ml_status_message(st), "'ragged'"));
+    ml_status_free(st);
+    ml_value_free(seq);
+    /* an empty sequence is an empty tensor of its element type */
+    CHECK_OK(ml_value_new_sequence(ML_INT64, &seq));
+    CHECK_OK(ml_output_to_tensor(seq, "e", &t));
+    CHECK_EQ_INT(t->dtype, ML_INT64);
+    CHECK_EQ_INT(t->dims[0], 0);
+    ml_tensor_free(t);
+    ml_value_free(seq);
+}
+
 int main(void) {
     RUN(test_metrics);
     RUN(test_check_inputs);
+    RUN(test_output_convert);
     return TEST_SUMMARY();
 }
