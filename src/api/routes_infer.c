@@ -74,6 +74,12 @@ static ml_status target_contract(ml_server *srv, target *t, ml_contract **c) {
     return ml_runtime_model_contract(srv->rt, t->name, t->version, c, &t->version);
 }
 
+/* The server-wide inference deadline (--request-timeout-ms), from arrival. */
+static uint64_t deadline_of(const ml_http_req *req) {
+    unsigned ms = req->srv->cfg.request_timeout_ms;
+    return ms ? req->arrived_ns + (uint64_t)ms * 1000000u : 0;
+}
+
 static ml_status run(ml_server *srv, target *t, const ml_tensor_list *in, const ml_infer_ctx *ctx,
                      ml_tensor_list *out) {
     if (t->is_app) return ml_runtime_infer_app(srv->rt, t->name, in, ctx, out);
@@ -146,7 +152,8 @@ static void kserve_infer(ml_http_req *req, ml_http_resp *resp, target *t) {
     ml_kserve_request kr;
     ml_status st = ml_kserve_decode(req->body, req->body_len, header_len, &srv->cfg.limits, &kr);
     if (st) return ml_resp_status(resp, st);
-    ml_infer_ctx ctx = {req->arrived_ns, (const char *const *)kr.outputs, kr.n_outputs};
+    ml_infer_ctx ctx = {req->arrived_ns, (const char *const *)kr.outputs, kr.n_outputs,
+                        deadline_of(req)};
     ml_tensor_list out = {0};
     st = run(srv, t, &kr.inputs, &ctx, &out);
     if (!st) {
@@ -275,7 +282,7 @@ static void route_v1(ml_http_req *req, ml_http_resp *resp, char seg[MAX_SEGS][SE
         if (!st) st = ml_tf_decode(req->body, req->body_len, c, &req->srv->cfg.limits, &tr);
         ml_contract_free(c);
         ml_tensor_list out = {0};
-        ml_infer_ctx ctx = {req->arrived_ns, NULL, 0};
+        ml_infer_ctx ctx = {req->arrived_ns, NULL, 0, deadline_of(req)};
         if (!st) st = run(req->srv, &t, &tr.inputs, &ctx, &out);
         if (!st) ml_resp_json_flags(resp, 200, ml_tf_encode(&tr, &out), ml_json_dump_flags(&out));
         ml_tensor_list_clear(&out);
@@ -322,7 +329,7 @@ static void route_gateway(ml_http_req *req, ml_http_resp *resp, char seg[MAX_SEG
     ml_tensor_list in = {0}, out = {0};
     if (!st) st = ml_gateway_decode(req->body, req->body_len, c, &req->srv->cfg.limits, &in);
     ml_contract_free(c);
-    ml_infer_ctx ctx = {req->arrived_ns, NULL, 0};
+    ml_infer_ctx ctx = {req->arrived_ns, NULL, 0, deadline_of(req)};
     if (!st) st = ml_runtime_infer_app(req->srv->rt, seg[2], &in, &ctx, &out);
     if (!st) ml_resp_json_flags(resp, 200, ml_gateway_encode(&out), ml_json_dump_flags(&out));
     ml_tensor_list_clear(&in);

@@ -21,6 +21,7 @@ typedef struct ml_server_config {
     unsigned max_connections;  /* default 512 */
     unsigned drain_timeout_s;  /* graceful shutdown bound; default 30 */
     unsigned pool_threads;     /* 0: a thread per connection (default); N: N epoll workers */
+    unsigned request_timeout_ms; /* inference deadline from arrival; 0 = none (default) */
 } ml_server_config;
 
 void ml_server_config_init(ml_server_config *c);

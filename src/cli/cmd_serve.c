@@ -37,6 +37,9 @@ static void usage(FILE *out) {
         "  --grpc-port N       gRPC port (KServe V2 + TF-Serving; default 9091; 0 picks one)\n"
         "  --grpc-max-message BYTES  largest gRPC message (default 67108864)\n"
         "  --no-grpc           do not start the gRPC server\n"
+        "  --request-timeout-ms N  inference deadline from arrival (REST, and gRPC calls without\n"
+        "                      their own deadline); a request past it stops with 504 /\n"
+        "                      DEADLINE_EXCEEDED (default 0: none)\n"
         "  --log-level L       error|warn|info|debug (default info)\n\n"
         "Example:\n  %s serve --port 9090 --data-dir /var/lib/mlambda\n",
         ml_program_name, ml_program_name);
@@ -86,6 +89,7 @@ int ml_cmd_serve(int argc, char **argv) {
                                          {"grpc-port", required_argument, 0, 'g'},
                                          {"grpc-max-message", required_argument, 0, 'G'},
                                          {"no-grpc", no_argument, 0, 'N'},
+                                         {"request-timeout-ms", required_argument, 0, 'R'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -148,6 +152,10 @@ int ml_cmd_serve(int argc, char **argv) {
             break;
         case 'N':
             grpc = false;
+            break;
+        case 'R':
+            ok = parse_num(optarg, 86400000ull, &v);
+            cfg.request_timeout_ms = gcfg.request_timeout_ms = (unsigned)v;
             break;
         case 'l': {
             int lv = ml_log_parse_level(optarg);

@@ -15,6 +15,7 @@ typedef struct job {
     size_t n_want;
     ml_tensor_list *out;
     int64_t rows;
+    uint64_t deadline_ns; /* 0 = none */
     uint64_t enq_ns, start_ns, compute_ns;
     ml_status st;
     int done;
@@ -144,7 +145,19 @@ static ml_status split(const ml_tensor_list *outs, job **jobs, int n) {
 }
 
 static void run_alone(ml_batcher *b, job *j) {
-    j->st = ml_instance_run(b->inst, j->in, j->want, j->n_want, j->out, &j->compute_ns);
+    j->st = ml_instance_run(b->inst, j->in, j->want, j->n_want, j->deadline_ns, j->out,
+                            &j->compute_ns);
+}
+
+/* The latest deadline of the batch, 0 when one request has none: the run
+ * must not stop while anyone still waits for it. */
+static uint64_t batch_deadline(job **jobs, int n) {
+    uint64_t d = 0;
+    for (int j = 0; j < n; j++) {
+        if (!jobs[j]->deadline_ns) return 0;
+        if (jobs[j]->deadline_ns > d) d = jobs[j]->deadline_ns;
+    }
+    return d;
 }
 
 static void run_batch(ml_batcher *b, job **jobs, int n, int64_t total) {
@@ -154,7 +167,9 @@ static void run_batch(ml_batcher *b, job **jobs, int n, int64_t total) {
     ml_tensor_list cat = {0}, outs = {0};
     uint64_t compute = 0;
     ml_status st = concat(jobs, n, total, &cat);
-    if (!st) st = ml_instance_run(b->inst, &cat, jobs[0]->want, jobs[0]->n_want, &outs, &compute);
+    if (!st)
+        st = ml_instance_run(b->inst, &cat, jobs[0]->want, jobs[0]->n_want,
+                             batch_deadline(jobs, n), &outs, &compute);
     bool batchable = !st;
     for (size_t i = 0; batchable && i < outs.n; i++)
         if (outs.tensors[i]->rank < 1 || outs.tensors[i]->dims[0] != total) batchable = false;
@@ -202,6 +217,26 @@ static void *loop(void *arg) {
                                   (long)(deadline % 1000000000ull)};
             pthread_cond_timedwait(&b->work, &b->mu, &ts);
         }
+        /* Requests whose deadline passed in the queue are answered now. */
+        uint64_t now = ml_now_ns();
+        int expired = 0;
+        for (job **pp = &b->head; *pp;) {
+            job *j = *pp;
+            if (j->deadline_ns && now >= j->deadline_ns) {
+                *pp = j->next;
+                j->st = ml_error(ML_ERR_DEADLINE,
+                                 "the request's deadline passed while it waited for a batch "
+                                 "of %s:%d",
+                                 b->inst->name, b->inst->version);
+                j->start_ns = now;
+                j->done = 1;
+                expired++;
+            } else {
+                pp = &j->next;
+            }
+        }
+        if (expired) pthread_cond_broadcast(&b->done);
+        if (!b->head) continue;
         /* Take the head and every compatible follower that still fits. */
         int n = 0;
         int64_t total = 0;
@@ -267,19 +302,20 @@ void ml_batcher_free(ml_batcher *b) {
 }
 
 ml_status ml_batcher_run(ml_batcher *b, const ml_tensor_list *in, const char *const *want,
-                         size_t n_want, ml_tensor_list *out, uint64_t *queue_ns,
-                         uint64_t *compute_ns) {
+                         size_t n_want, uint64_t deadline_ns, ml_tensor_list *out,
+                         uint64_t *queue_ns, uint64_t *compute_ns) {
     job j = {0};
     j.in = in;
     j.want = want;
     j.n_want = n_want;
+    j.deadline_ns = deadline_ns;
     j.out = out;
     j.rows = rows_of(in);
     j.enq_ns = ml_now_ns();
     if (j.rows < 1 || j.rows >= b->cfg.max_batch_size) {
         /* Nothing to gain from waiting: a full (or unbatchable) request. */
         uint64_t c = 0;
-        ml_status st = ml_instance_run(b->inst, in, want, n_want, out, &c);
+        ml_status st = ml_instance_run(b->inst, in, want, n_want, deadline_ns, out, &c);
         if (compute_ns) *compute_ns += c;
         return st;
     }

@@ -29,13 +29,17 @@ void ml_batcher_free(ml_batcher *b);
 
 /* Runs one request through the queue; blocks until its answer is ready.
  * queue_ns/compute_ns (may be NULL) receive the time waited and the time
- * of the (shared) run. */
+ * of the (shared) run. A request whose deadline passes while it is queued
+ * is answered ML_ERR_DEADLINE without running; a shared run gets the latest
+ * deadline of its requests (none if one has none). */
 ml_status ml_batcher_run(ml_batcher *b, const ml_tensor_list *in, const char *const *want,
-                         size_t n_want, ml_tensor_list *out, uint64_t *queue_ns,
-                         uint64_t *compute_ns);
+                         size_t n_want, uint64_t deadline_ns, ml_tensor_list *out,
+                         uint64_t *queue_ns, uint64_t *compute_ns);
 
-/* One unbatched run of an instance (runtime.c). */
+/* One unbatched run of an instance (runtime.c); deadline_ns as in
+ * ml_infer_ctx. */
 ml_status ml_instance_run(ml_instance *inst, const ml_tensor_list *in, const char *const *want,
-                          size_t n_want, ml_tensor_list *out, uint64_t *compute_ns);
+                          size_t n_want, uint64_t deadline_ns, ml_tensor_list *out,
+                          uint64_t *compute_ns);
 
 #endif

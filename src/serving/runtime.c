@@ -279,7 +279,8 @@ ml_status ml_check_inputs(const ml_contract *c, const ml_tensor_list *in) {
 
 /* Runs one instance on the inputs its graph names; appends outputs. */
 ml_status ml_instance_run(ml_instance *inst, const ml_tensor_list *in, const char *const *want,
-                          size_t n_want, ml_tensor_list *out, uint64_t *compute_ns) {
+                          size_t n_want, uint64_t deadline_ns, ml_tensor_list *out,
+                          uint64_t *compute_ns) {
     ml_session *s = inst->session;
     size_t n_in = ml_session_input_count(s);
     const char **in_names = calloc(n_in + 1, sizeof *in_names);
@@ -318,7 +319,11 @@ ml_status ml_instance_run(ml_instance *inst, const ml_tensor_list *in, const cha
         }
     }
     uint64_t t0 = ml_now_ns();
-    if (!st) st = ml_session_run(s, bound, in_names, vals, n_out, out_names, outs);
+    if (!st && deadline_ns && t0 >= deadline_ns)
+        st = ml_error(ML_ERR_DEADLINE, "the request's deadline passed before %s:%d ran",
+                      inst->name, inst->version);
+    ml_run_options ro = {.deadline_ns = deadline_ns, .cancel = NULL};
+    if (!st) st = ml_session_run_with(s, &ro, bound, in_names, vals, n_out, out_names, outs);
     if (compute_ns) *compute_ns += ml_now_ns() - t0;
     for (size_t i = 0; !st && i < n_out; i++) {
         /* an optional output the model left empty is simply absent */
@@ -345,11 +350,12 @@ ml_status ml_instance_run(ml_instance *inst, const ml_tensor_list *in, const cha
 
 /* Through the instance's batcher when it has one. */
 static ml_status run_instance(ml_instance *inst, const ml_tensor_list *in, const char *const *want,
-                              size_t n_want, ml_tensor_list *out, uint64_t *queue_ns,
-                              uint64_t *compute_ns) {
+                              size_t n_want, uint64_t deadline_ns, ml_tensor_list *out,
+                              uint64_t *queue_ns, uint64_t *compute_ns) {
     if (inst->batcher)
-        return ml_batcher_run(inst->batcher, in, want, n_want, out, queue_ns, compute_ns);
-    return ml_instance_run(inst, in, want, n_want, out, compute_ns);
+        return ml_batcher_run(inst->batcher, in, want, n_want, deadline_ns, out, queue_ns,
+                              compute_ns);
+    return ml_instance_run(inst, in, want, n_want, deadline_ns, out, compute_ns);
 }
 
 ml_status ml_runtime_infer_model(ml_runtime *rt, const char *name, int version,
@@ -363,8 +369,8 @@ ml_status ml_runtime_infer_model(ml_runtime *rt, const char *name, int version,
     lat.queue_ns = ml_now_ns() - arrived;
     ml_status st = ml_check_inputs(inst->contract, in);
     if (!st)
-        st = run_instance(inst, in, ctx ? ctx->outputs : NULL, ctx ? ctx->n_outputs : 0, out,
-                          &lat.queue_ns, &lat.compute_ns);
+        st = run_instance(inst, in, ctx ? ctx->outputs : NULL, ctx ? ctx->n_outputs : 0,
+                          ctx ? ctx->deadline_ns : 0, out, &lat.queue_ns, &lat.compute_ns);
     lat.total_ns = ml_now_ns() - arrived;
     ml_metrics_record(rt->metrics, ML_METRIC_MODEL, inst->name, inst->version, &lat, st != NULL);
     ml_cache_release(rt->cache, inst);
@@ -397,7 +403,8 @@ ml_status ml_runtime_infer_app(ml_runtime *rt, const char *app, const ml_tensor_
         ml_tensor_list next = {0};
         uint64_t t0 = ml_now_ns(), compute = 0, queued = 0;
         st = run_instance(inst, stage_in, last && ctx ? ctx->outputs : NULL,
-                          last && ctx ? ctx->n_outputs : 0, &next, &queued, &compute);
+                          last && ctx ? ctx->n_outputs : 0, ctx ? ctx->deadline_ns : 0, &next,
+                          &queued, &compute);
         ml_latency sl = {queued, compute, ml_now_ns() - t0};
         lat.queue_ns += queued;
         ml_metrics_record(rt->metrics, ML_METRIC_MODEL, inst->name, inst->version, &sl, st != NULL);

@@ -46,11 +46,14 @@ typedef struct ml_runtime {
 ml_status ml_runtime_create(ml_registry *reg, const ml_runtime_options *opts, ml_runtime **out);
 void ml_runtime_free(ml_runtime *rt);
 
-/* Request timing: set arrived_ns when the request arrived (0 = now). */
+/* Request timing: set arrived_ns when the request arrived (0 = now).
+ * deadline_ns (ml_now_ns() clock, 0 = none): past it, a request still queued
+ * is not run and a running one stops at the next node, with ML_ERR_DEADLINE. */
 typedef struct ml_infer_ctx {
     uint64_t arrived_ns;
     const char *const *outputs; /* requested output names (NULL = all) */
     size_t n_outputs;
+    uint64_t deadline_ns;
 } ml_infer_ctx;
 
 /* Runs model name:version (0 = latest). *version_out (may be NULL) gets the

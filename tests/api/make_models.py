@@ -10,6 +10,8 @@ tar.gz model folder. Usage: make_models.py OUTDIR
   add2.tgz    z = a + b  (float [-1,2]) two inputs
   bdouble.tgz y = x + x  (float [-1,2]) with batching: {max_batch_size: 8}
   bsum.tgz    y = sum(x) (float [1,1])  with batching (not batchable: runs alone)
+  spin.tgz    y = x + 10^12 one at a time (a Loop that never ends in practice),
+              for request deadlines
   clf.tgz     scikit-learn-style classifier as skl2onnx exports it: LinearClassifier
               (3 classes 10/20/30) -> "label" [N] int64 and Normalizer -> ZipMap ->
               "probabilities", a sequence of maps; no serving.yaml (derived contract)
@@ -90,6 +92,20 @@ metadata: {author: "tests"}
     bsum = model("bsum", [helper.make_node("ReduceSum", ["x"], ["y"], keepdims=1)], [vi("x", F, ["n", 2])],
                  [vi("y", F, [1, 1])])
     pack(os.path.join(out, "bsum.tgz"), {"model.onnx": bsum, "serving.yaml": batching % b"bsum"})
+    # A Loop of 10^12 iterations: only a deadline ends it.
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Add", ["v_in", "one"], ["v_out"])],
+        "spin_body",
+        [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, []), vi("v_in", F, ["n"])],
+        [vi("cond_out", TensorProto.BOOL, []), vi("v_out", F, ["n"])],
+        [helper.make_tensor("one", F, [], [1.0])])
+    spin = model("spin", [
+        helper.make_node("Constant", [], ["trips"], value=helper.make_tensor("t", TensorProto.INT64, [], [10**12])),
+        helper.make_node("Constant", [], ["go"], value=helper.make_tensor("g", TensorProto.BOOL, [], [True])),
+        helper.make_node("Loop", ["trips", "go", "x"], ["y"], body=body)],
+        [vi("x", F, ["n"])], [vi("y", F, ["n"])])
+    pack(os.path.join(out, "spin.tgz"), {"spin.onnx": spin})
     # skl2onnx's classifier layout: label + ZipMap'd probabilities.
     I64 = TensorProto.INT64
     clf_nodes = [

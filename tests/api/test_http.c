@@ -777,6 +777,41 @@ static void test_sequence_of_maps_output(void) {
     CHECK(contains(cli.body, "\"label\":10"));
 }
 
+/* --request-timeout-ms: a run past its deadline stops inside the engine
+ * (the spin model loops 10^12 times) and the client gets a 504. */
+static void test_request_timeout(void) {
+    CHECK_EQ_INT(upload("spin.tgz", "name=spin"), 201);
+    const char *args[32];
+    int n = 0;
+    for (; server_args[n]; n++) args[n] = server_args[n];
+    args[n++] = "--request-timeout-ms";
+    args[n++] = "300";
+    args[n] = NULL;
+    tc_server other = srv;
+    other.pid = 0;
+    CHECK(tc_start(&other, binary, args));
+    tc_client c2;
+    tc_client_init(&c2, other.port);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ_INT(tc_post_json(&c2, "/v2/models/spin/infer",
+                              "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
+                              "\"FP32\",\"data\":[0]}]}"),
+                 504);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("    deadline: 504 after %.2f s (timeout 0.3 s)\n", s);
+    CHECK(contains(c2.body, "deadline"));
+    CHECK(s < 5.0);
+    /* the server is free again: a normal request answers */
+    CHECK_EQ_INT(tc_post_json(&c2, "/v2/models/double/versions/1/infer",
+                              "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
+                              "\"FP32\",\"data\":[2]}]}"),
+                 200);
+    tc_client_free(&c2);
+    CHECK_EQ_INT(tc_stop(&other, SIGTERM), 0);
+}
+
 /* Two servers on one registry (same data dir and database): an update
  * made through one is served by the other within its re-check interval. */
 static void test_two_servers(void) {
@@ -867,6 +902,7 @@ int main(int argc, char **argv) {
     RUN(test_kill9_during_upload);
     RUN(test_batching);
     RUN(test_sequence_of_maps_output);
+    RUN(test_request_timeout);
     RUN(test_two_servers);
     tc_client_free(&cli);
     tc_stop(&srv, SIGTERM);

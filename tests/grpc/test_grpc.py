@@ -7,6 +7,7 @@ paths (wrong dtype, unknown model, oversized message, deadline).
 Usage: test_grpc.py PATH/TO/mlambda"""
 import io
 import json
+import re
 import os
 import shutil
 import signal
@@ -113,7 +114,7 @@ def main(binary):
         grpc.channel_ready_future(channel).result(timeout=10)
         kserve = kv2_grpc.GRPCInferenceServiceStub(channel)
         tf = tf_grpc.PredictionServiceStub(channel)
-        run_checks(channel, kserve, tf)
+        run_checks(channel, kserve, tf, base)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -127,7 +128,7 @@ def main(binary):
     check("server exits cleanly on SIGTERM", clean_exit)
 
 
-def run_checks(channel, kserve, tf):
+def run_checks(channel, kserve, tf, base):
     def health():
         assert kserve.ServerLive(kv2.ServerLiveRequest()).live
         assert kserve.ServerReady(kv2.ServerReadyRequest()).ready
@@ -263,6 +264,16 @@ def run_checks(channel, kserve, tf):
         start = time.time()
         expect_code(lambda: kserve.ModelInfer(slow, timeout=0.05), grpc.StatusCode.DEADLINE_EXCEEDED)
         assert time.time() - start < 1.0, "the deadline did not end the call promptly"
+        # the server passed the deadline to the engine, which stopped the run
+        # (it would take seconds otherwise): the failure shows in the metrics
+        stopped = False
+        for _ in range(40):
+            metrics = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+            if re.search(r'mlambda_model_errors_total\{model="slow"[^}]*\} 1\b', metrics):
+                stopped = True
+                break
+            time.sleep(0.025)
+        assert stopped, "the server did not stop the run within 1 s of the deadline"
         # the server keeps serving: a call with a generous deadline succeeds
         req = kv2.ModelInferRequest(model_name="echo")
         req.inputs.add(name="input", datatype="BYTES", shape=[1]).contents.bytes_contents.append(b"x")

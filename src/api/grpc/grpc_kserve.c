@@ -31,22 +31,25 @@ static ml_status parse_version(const char *s, int *out) {
     return ML_STATUS_OK;
 }
 
-ml_status ml_grpc_kserve_server_live(ml_runtime *rt, const uint8_t *req, size_t len,
+ml_status ml_grpc_kserve_server_live(const ml_grpc_call *call, const uint8_t *req, size_t len,
                                      ml_grpc_reply *reply) {
+    (void)call;
     Inference__ServerLiveResponse res = INFERENCE__SERVER_LIVE_RESPONSE__INIT;
     res.live = 1;
     return pack_reply(&res.base, reply);
 }
 
-ml_status ml_grpc_kserve_server_ready(ml_runtime *rt, const uint8_t *req, size_t len,
+ml_status ml_grpc_kserve_server_ready(const ml_grpc_call *call, const uint8_t *req, size_t len,
                                       ml_grpc_reply *reply) {
+    ml_runtime *rt = call->rt;
     Inference__ServerReadyResponse res = INFERENCE__SERVER_READY_RESPONSE__INIT;
     res.ready = rt != NULL;
     return pack_reply(&res.base, reply);
 }
 
-ml_status ml_grpc_kserve_server_metadata(ml_runtime *rt, const uint8_t *req, size_t len,
+ml_status ml_grpc_kserve_server_metadata(const ml_grpc_call *call, const uint8_t *req, size_t len,
                                          ml_grpc_reply *reply) {
+    (void)call;
     Inference__ServerMetadataResponse res = INFERENCE__SERVER_METADATA_RESPONSE__INIT;
     res.name = "mlambda";
     res.version = MLAMBDA_VERSION;
@@ -65,8 +68,9 @@ static ml_status resolve_named(ml_runtime *rt, const char *name, const char *ver
     return ml_grpc_resolve(rt, t, c);
 }
 
-ml_status ml_grpc_kserve_model_ready(ml_runtime *rt, const uint8_t *req, size_t len,
+ml_status ml_grpc_kserve_model_ready(const ml_grpc_call *call, const uint8_t *req, size_t len,
                                      ml_grpc_reply *reply) {
+    ml_runtime *rt = call->rt;
     Inference__ModelReadyRequest *r = inference__model_ready_request__unpack(NULL, len, req);
     if (!r) return ml_error(ML_ERR_INVALID_ARGUMENT, "ModelReadyRequest could not be parsed");
     ml_grpc_target t;
@@ -102,8 +106,9 @@ tensor_metadata(ml_arena *a, const ml_field *fields, size_t n) {
     return out;
 }
 
-ml_status ml_grpc_kserve_model_metadata(ml_runtime *rt, const uint8_t *req, size_t len,
+ml_status ml_grpc_kserve_model_metadata(const ml_grpc_call *call, const uint8_t *req, size_t len,
                                         ml_grpc_reply *reply) {
+    ml_runtime *rt = call->rt;
     Inference__ModelMetadataRequest *r = inference__model_metadata_request__unpack(NULL, len, req);
     if (!r) return ml_error(ML_ERR_INVALID_ARGUMENT, "ModelMetadataRequest could not be parsed");
     ml_grpc_target t;
@@ -437,8 +442,9 @@ static ml_status encode_response(const Inference__ModelInferRequest *r, const ml
     return st;
 }
 
-ml_status ml_grpc_kserve_model_infer(ml_runtime *rt, const uint8_t *req, size_t len,
+ml_status ml_grpc_kserve_model_infer(const ml_grpc_call *call, const uint8_t *req, size_t len,
                                      ml_grpc_reply *reply) {
+    ml_runtime *rt = call->rt;
     Inference__ModelInferRequest *r = inference__model_infer_request__unpack(NULL, len, req);
     if (!r) return ml_error(ML_ERR_INVALID_ARGUMENT, "ModelInferRequest could not be parsed");
     ml_grpc_target t = {.name = r->model_name};
@@ -453,7 +459,7 @@ ml_status ml_grpc_kserve_model_infer(ml_runtime *rt, const uint8_t *req, size_t 
         if (!wanted) st = ml_error(ML_ERR_OUT_OF_MEMORY, "requested outputs");
         for (size_t i = 0; !st && i < r->n_outputs; i++) wanted[i] = r->outputs[i]->name;
     }
-    if (!st) st = ml_grpc_run(rt, &t, &in, wanted, r->n_outputs, &out);
+    if (!st) st = ml_grpc_run(call, &t, &in, wanted, r->n_outputs, &out);
     if (!st) st = encode_response(r, &t, &out, reply);
     free(wanted);
     ml_tensor_list_clear(&in);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "api/grpc/grpc_services.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 typedef struct worker {
@@ -35,6 +36,7 @@ struct ml_grpc_server {
     size_t n_workers;
     int port;
     unsigned drain_timeout_s;
+    unsigned request_timeout_ms;
     atomic_bool stopping;
 };
 
@@ -55,6 +57,16 @@ static bool wait_batch(grpc_completion_queue *cq, void *tag) {
         if (ev.type == GRPC_QUEUE_SHUTDOWN) return false;
         if (ev.type == GRPC_OP_COMPLETE && ev.tag == tag) return ev.success != 0;
     }
+}
+
+/* The call's deadline on the ml_now_ns() clock, 0 when it has none. */
+static uint64_t deadline_ns(gpr_timespec deadline) {
+    if (gpr_time_cmp(deadline, gpr_inf_future(deadline.clock_type)) == 0) return 0;
+    int64_t left_ms = gpr_time_to_millis(gpr_time_sub(deadline, gpr_now(deadline.clock_type)));
+    if (left_ms < 0) left_ms = 0;
+    /* a distant deadline (years) is no deadline; also keeps the sum in range */
+    if (left_ms > (int64_t)1000 * 3600 * 24 * 365) return 0;
+    return ml_now_ns() + (uint64_t)left_ms * 1000000u + 1;
 }
 
 static bool deadline_passed(gpr_timespec deadline) {
@@ -138,8 +150,10 @@ static void handle_call(worker *w, grpc_call *call, const grpc_call_details *det
             grpc_byte_buffer_reader_destroy(&reader);
         }
         ml_grpc_reply reply = {0};
-        ml_status st =
-            handler(w->srv->rt, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &reply);
+        ml_grpc_call gc = {.rt = w->srv->rt, .deadline_ns = deadline_ns(details->deadline)};
+        unsigned def_ms = w->srv->request_timeout_ms;
+        if (def_ms && !gc.deadline_ns) gc.deadline_ns = ml_now_ns() + (uint64_t)def_ms * 1000000u;
+        ml_status st = handler(&gc, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &reply);
         grpc_slice_unref(body);
         if (st) {
             finish_call(w, call, (grpc_status_code)ml_grpc_status_from_code(ml_status_code(st)),
@@ -222,6 +236,7 @@ ml_status ml_grpc_server_start(const ml_grpc_config *cfg, ml_runtime *rt, ml_grp
     s->rt = rt;
     s->n_workers = n;
     s->drain_timeout_s = cfg->drain_timeout_s ? cfg->drain_timeout_s : defaults.drain_timeout_s;
+    s->request_timeout_ms = cfg->request_timeout_ms;
     atomic_init(&s->stopping, false);
 
     size_t max_msg = cfg->max_message_bytes ? cfg->max_message_bytes : defaults.max_message_bytes;

@@ -17,6 +17,9 @@ typedef struct ml_grpc_config {
     size_t n_workers;         /* concurrent calls; default 2 x CPUs, at least 4 */
     size_t max_message_bytes; /* larger requests fail with RESOURCE_EXHAUSTED; default 64 MiB */
     unsigned drain_timeout_s; /* graceful shutdown bound; default 30 */
+    /* deadline for calls whose client set none (the client's own deadline
+     * always applies); 0 = none (default) */
+    unsigned request_timeout_ms;
 } ml_grpc_config;
 
 void ml_grpc_config_init(ml_grpc_config *c);

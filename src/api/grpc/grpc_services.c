@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-ml_status ml_grpc_kserve_server_live(ml_runtime *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_server_ready(ml_runtime *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_model_ready(ml_runtime *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_server_metadata(ml_runtime *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_model_metadata(ml_runtime *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_model_infer(ml_runtime *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_tf_predict(ml_runtime *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_tf_get_model_metadata(ml_runtime *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_kserve_server_live(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_kserve_server_ready(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_kserve_model_ready(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_kserve_server_metadata(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_kserve_model_metadata(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_kserve_model_infer(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_tf_predict(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_tf_get_model_metadata(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
 
 static const struct {
     const char *method;
@@ -87,9 +87,13 @@ ml_status ml_grpc_resolve(ml_runtime *rt, ml_grpc_target *t, ml_contract **contr
     return app_st;
 }
 
-ml_status ml_grpc_run(ml_runtime *rt, ml_grpc_target *t, const ml_tensor_list *in,
+ml_status ml_grpc_run(const ml_grpc_call *call, ml_grpc_target *t, const ml_tensor_list *in,
                       const char *const *outputs, size_t n_outputs, ml_tensor_list *out) {
-    ml_infer_ctx ctx = {.arrived_ns = 0, .outputs = outputs, .n_outputs = n_outputs};
+    ml_runtime *rt = call->rt;
+    ml_infer_ctx ctx = {.arrived_ns = 0,
+                        .outputs = outputs,
+                        .n_outputs = n_outputs,
+                        .deadline_ns = call->deadline_ns};
     if (t->is_app) return ml_runtime_infer_app(rt, t->name, in, &ctx, out);
     int ran = t->version;
     ML_TRY(ml_runtime_infer_model(rt, t->name, t->version, in, &ctx, out, &ran));

@@ -18,7 +18,15 @@ typedef struct ml_grpc_reply {
     size_t len;
 } ml_grpc_reply;
 
-typedef ml_status (*ml_grpc_handler)(ml_runtime *rt, const uint8_t *req, size_t len,
+/* What a handler gets besides the message: the runtime (borrowed) and the
+ * call's deadline on the ml_now_ns() clock (0 = none), which inference
+ * passes down so a run stops once nobody waits for its answer. */
+typedef struct ml_grpc_call {
+    ml_runtime *rt;
+    uint64_t deadline_ns;
+} ml_grpc_call;
+
+typedef ml_status (*ml_grpc_handler)(const ml_grpc_call *call, const uint8_t *req, size_t len,
                                      ml_grpc_reply *reply);
 
 /* Handler for a full method path ("/inference.GRPCInferenceService/ModelInfer"),
@@ -40,8 +48,8 @@ typedef struct ml_grpc_target {
  * receives the target's contract (caller frees); t->version the resolved
  * model version. */
 ml_status ml_grpc_resolve(ml_runtime *rt, ml_grpc_target *t, ml_contract **contract);
-/* Runs the target with the inputs. */
-ml_status ml_grpc_run(ml_runtime *rt, ml_grpc_target *t, const ml_tensor_list *in,
+/* Runs the target with the inputs, within the call's deadline. */
+ml_status ml_grpc_run(const ml_grpc_call *call, ml_grpc_target *t, const ml_tensor_list *in,
                       const char *const *outputs, size_t n_outputs, ml_tensor_list *out);
 
 /* Converts a request tensor to the dtype its contract field wants when both

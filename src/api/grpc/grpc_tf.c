@@ -65,7 +65,8 @@ static Tensorflow__Serving__ModelSpec *answer_spec(ml_arena *a, const ml_grpc_ta
     return s;
 }
 
-ml_status ml_grpc_tf_predict(ml_runtime *rt, const uint8_t *req, size_t len, ml_grpc_reply *reply) {
+ml_status ml_grpc_tf_predict(const ml_grpc_call *call, const uint8_t *req, size_t len, ml_grpc_reply *reply) {
+    ml_runtime *rt = call->rt;
     Tensorflow__Serving__PredictRequest *r =
         tensorflow__serving__predict_request__unpack(NULL, len, req);
     if (!r) return ml_error(ML_ERR_INVALID_ARGUMENT, "PredictRequest could not be parsed");
@@ -91,7 +92,7 @@ ml_status ml_grpc_tf_predict(ml_runtime *rt, const uint8_t *req, size_t len, ml_
             ml_tensor_free(x);
     }
     if (!st)
-        st = ml_grpc_run(rt, &t, &in, (const char *const *)r->output_filter, r->n_output_filter,
+        st = ml_grpc_run(call, &t, &in, (const char *const *)r->output_filter, r->n_output_filter,
                          &out);
     if (!st) {
         Tensorflow__Serving__PredictResponse res = TENSORFLOW__SERVING__PREDICT_RESPONSE__INIT;
@@ -151,8 +152,9 @@ static ml_status signature_map(ml_arena *a, const ml_field *f, size_t n, size_t 
     return ML_STATUS_OK;
 }
 
-ml_status ml_grpc_tf_get_model_metadata(ml_runtime *rt, const uint8_t *req, size_t len,
+ml_status ml_grpc_tf_get_model_metadata(const ml_grpc_call *call, const uint8_t *req, size_t len,
                                         ml_grpc_reply *reply) {
+    ml_runtime *rt = call->rt;
     Tensorflow__Serving__GetModelMetadataRequest *r =
         tensorflow__serving__get_model_metadata_request__unpack(NULL, len, req);
     if (!r) return ml_error(ML_ERR_INVALID_ARGUMENT, "GetModelMetadataRequest could not be parsed");
