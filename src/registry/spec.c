@@ -90,19 +90,22 @@ ml_status ml_model_spec_parse(const json_t *j, ml_model_spec **out) {
     const json_t *b = json_object_get(j, "batching");
     if (!st && b && !json_is_null(b)) {
         const json_t *m = json_object_get(b, "max_batch_size"),
-                     *d = json_object_get(b, "max_queue_delay_us");
+                     *d = json_object_get(b, "max_queue_delay_us"),
+                     *n = json_object_get(b, "instances");
         if (!json_is_object(b) || !json_is_integer(m) || json_integer_value(m) < 1 ||
             json_integer_value(m) > 1024 ||
             (d &&
-             (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > 1000000)))
+             (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > 1000000)) ||
+            (n && (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > 64)))
             st = ml_error(ML_ERR_INVALID_ARGUMENT,
-                          "serving.yaml: batching needs max_batch_size 1..1024 and "
-                          "max_queue_delay_us 0..1000000");
+                          "serving.yaml: batching needs max_batch_size 1..1024, and optionally "
+                          "max_queue_delay_us 0..1000000 and instances 1..64");
         else
             json_object_set_new(s->options, "batching",
-                                json_pack("{s:I, s:I}", "max_batch_size", json_integer_value(m),
-                                          "max_queue_delay_us",
-                                          d ? json_integer_value(d) : (json_int_t)0));
+                                json_pack("{s:I, s:I, s:I}", "max_batch_size",
+                                          json_integer_value(m), "max_queue_delay_us",
+                                          d ? json_integer_value(d) : (json_int_t)0, "instances",
+                                          n ? json_integer_value(n) : (json_int_t)1));
     }
     if (st) {
         ml_model_spec_free(s);

@@ -29,7 +29,8 @@ struct ml_batcher {
     pthread_cond_t work, done;
     job *head;
     int stop;
-    pthread_t thread;
+    int n_threads;
+    pthread_t threads[64];
 };
 
 bool ml_batch_config_from_json(const json_t *options, ml_batch_config *out) {
@@ -41,6 +42,10 @@ bool ml_batch_config_from_json(const json_t *options, ml_batch_config *out) {
     out->max_delay_ns = json_is_integer(d) && json_integer_value(d) > 0
                             ? (uint64_t)json_integer_value(d) * 1000
                             : 0;
+    const json_t *n = json_object_get(b, "instances");
+    out->instances = json_is_integer(n) && json_integer_value(n) > 1
+                         ? (int)(json_integer_value(n) > 64 ? 64 : json_integer_value(n))
+                         : 1;
     return true;
 }
 
@@ -277,7 +282,12 @@ ml_status ml_batcher_create(ml_instance *inst, const ml_batch_config *cfg, ml_me
     pthread_cond_init(&b->work, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&b->done, NULL);
-    if (pthread_create(&b->thread, NULL, loop, b) != 0) {
+    /* Several threads may each take a batch from the one queue: a model can
+     * then run "instances" batches at once (the session is thread-safe). */
+    int want = b->cfg.instances < 1 ? 1 : b->cfg.instances > 64 ? 64 : b->cfg.instances;
+    for (; b->n_threads < want; b->n_threads++)
+        if (pthread_create(&b->threads[b->n_threads], NULL, loop, b) != 0) break;
+    if (b->n_threads == 0) {
         pthread_mutex_destroy(&b->mu);
         pthread_cond_destroy(&b->work);
         pthread_cond_destroy(&b->done);
@@ -294,7 +304,7 @@ void ml_batcher_free(ml_batcher *b) {
     b->stop = 1;
     pthread_cond_broadcast(&b->work);
     pthread_mutex_unlock(&b->mu);
-    pthread_join(b->thread, NULL);
+    for (int i = 0; i < b->n_threads; i++) pthread_join(b->threads[i], NULL);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->work);
     pthread_cond_destroy(&b->done);

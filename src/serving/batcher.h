@@ -14,10 +14,11 @@
 typedef struct ml_batch_config {
     int max_batch_size;    /* rows per run; <= 1 disables batching */
     uint64_t max_delay_ns; /* longest wait for companions */
+    int instances;         /* batches that may run at once (threads taking from the queue) */
 } ml_batch_config;
 
-/* Reads {"batching": {"max_batch_size": N, "max_queue_delay_us": D}} from a
- * version's options; false when batching is off. */
+/* Reads {"batching": {"max_batch_size": N, "max_queue_delay_us": D,
+ * "instances": I}} from a version's options; false when batching is off. */
 bool ml_batch_config_from_json(const json_t *options, ml_batch_config *out);
 
 /* Starts the batching thread for inst (borrowed; must outlive the batcher).

@@ -8,7 +8,7 @@ tar.gz model folder. Usage: make_models.py OUTDIR
   pre.tgz     h = x + x  (float [-1])  stage 1 of a pipeline
   post.tgz    y = h * h  (float [-1])  stage 2 (its input is stage 1's output)
   add2.tgz    z = a + b  (float [-1,2]) two inputs
-  bdouble.tgz y = x + x  (float [-1,2]) with batching: {max_batch_size: 8}
+  bdouble.tgz y = x + x  (float [-1,2]) with batching: {max_batch_size: 8, instances: 2}
   bsum.tgz    y = sum(x) (float [1,1])  with batching (not batchable: runs alone)
   spin.tgz    y = x + 10^12 one at a time (a Loop that never ends in practice),
               for request deadlines
@@ -88,7 +88,11 @@ metadata: {author: "tests"}
     bdouble = model("bdouble", [helper.make_node("Add", ["x", "x"], ["y"])], [vi("x", F, ["n", 2])],
                     [vi("y", F, ["n", 2])])
     batching = b"kind: Model\nname: %s\nbatching: {max_batch_size: 8, max_queue_delay_us: 20000}\n"
-    pack(os.path.join(out, "bdouble.tgz"), {"model.onnx": bdouble, "serving.yaml": batching % b"bdouble"})
+    # bdouble may run two batches at once (two threads take from its queue)
+    pack(os.path.join(out, "bdouble.tgz"),
+         {"model.onnx": bdouble,
+          "serving.yaml": b"kind: Model\nname: bdouble\n"
+                          b"batching: {max_batch_size: 8, max_queue_delay_us: 20000, instances: 2}\n"})
     bsum = model("bsum", [helper.make_node("ReduceSum", ["x"], ["y"], keepdims=1)], [vi("x", F, ["n", 2])],
                  [vi("y", F, [1, 1])])
     pack(os.path.join(out, "bsum.tgz"), {"model.onnx": bsum, "serving.yaml": batching % b"bsum"})

@@ -688,7 +688,8 @@ static void *batch_client(void *arg) {
 
 static void test_batching(void) {
     CHECK_EQ_INT(upload("bdouble.tgz", NULL), 201);
-    CHECK(contains(cli.body, "\"batching\":{\"max_batch_size\":8,\"max_queue_delay_us\":20000}"));
+    CHECK(contains(cli.body, "\"batching\":{\"max_batch_size\":8,\"max_queue_delay_us\":20000,"
+                             "\"instances\":2}"));
     CHECK_EQ_INT(upload("bsum.tgz", NULL), 201);
     const char *models[] = {"bdouble", "bsum"};
     for (int m = 0; m < 2; m++) {

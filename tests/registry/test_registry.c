@@ -157,6 +157,32 @@ static void test_model_spec_and_contract(void) {
     j = yaml("kind: Model\nname: x\nmodel: ../../etc/passwd\n");
     CHECK_ERR(ml_model_spec_parse(j, &s), ML_ERR_INVALID_ARGUMENT);
     json_decref(j);
+    /* batching: defaults filled in, bounds enforced */
+    j = yaml("kind: Model\nname: b\nbatching: {max_batch_size: 16}\n");
+    CHECK_OK(ml_model_spec_parse(j, &s));
+    json_decref(j);
+    if (s) {
+        const json_t *b = json_object_get(s->options, "batching");
+        CHECK_EQ_INT(json_integer_value(json_object_get(b, "max_batch_size")), 16);
+        CHECK_EQ_INT(json_integer_value(json_object_get(b, "max_queue_delay_us")), 0);
+        CHECK_EQ_INT(json_integer_value(json_object_get(b, "instances")), 1);
+        ml_model_spec_free(s);
+    }
+    const char *bad_batching[] = {
+        "batching: {max_batch_size: 0}", "batching: {max_batch_size: 2000}",
+        "batching: {max_batch_size: 8, instances: 0}", "batching: {max_batch_size: 8, instances: 65}",
+        "batching: {max_batch_size: 8, max_queue_delay_us: -1}", "batching: [8]"};
+    for (size_t i = 0; i < sizeof bad_batching / sizeof *bad_batching; i++) {
+        char doc[256];
+        snprintf(doc, sizeof doc, "kind: Model\nname: b\n%s\n", bad_batching[i]);
+        j = yaml(doc);
+        s = NULL;
+        ml_status bst = ml_model_spec_parse(j, &s);
+        CHECK(bst && strstr(ml_status_message(bst), "batching") != NULL);
+        ml_status_free(bst);
+        ml_model_spec_free(s);
+        json_decref(j);
+    }
 }
 
 /* Writes a tar.gz with the given entries: type 'f' file, 'l' symlink, 'd' dir. */
