@@ -91,21 +91,31 @@ ml_status ml_model_spec_parse(const json_t *j, ml_model_spec **out) {
     if (!st && b && !json_is_null(b)) {
         const json_t *m = json_object_get(b, "max_batch_size"),
                      *d = json_object_get(b, "max_queue_delay_us"),
-                     *n = json_object_get(b, "instances");
+                     *n = json_object_get(b, "instances"),
+                     *pref = json_object_get(b, "preferred_batch_sizes");
+        bool pref_ok = !pref || (json_is_array(pref) && json_array_size(pref) <= 8);
+        for (size_t k = 0; pref_ok && pref && k < json_array_size(pref); k++) {
+            const json_t *p = json_array_get(pref, k);
+            pref_ok = json_is_integer(p) && json_integer_value(p) >= 1 &&
+                      json_is_integer(m) && json_integer_value(p) <= json_integer_value(m);
+        }
         if (!json_is_object(b) || !json_is_integer(m) || json_integer_value(m) < 1 ||
             json_integer_value(m) > 1024 ||
             (d &&
              (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > 1000000)) ||
-            (n && (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > 64)))
+            (n && (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > 64)) ||
+            !pref_ok)
             st = ml_error(ML_ERR_INVALID_ARGUMENT,
                           "serving.yaml: batching needs max_batch_size 1..1024, and optionally "
-                          "max_queue_delay_us 0..1000000 and instances 1..64");
-        else
-            json_object_set_new(s->options, "batching",
-                                json_pack("{s:I, s:I, s:I}", "max_batch_size",
-                                          json_integer_value(m), "max_queue_delay_us",
-                                          d ? json_integer_value(d) : (json_int_t)0, "instances",
-                                          n ? json_integer_value(n) : (json_int_t)1));
+                          "max_queue_delay_us 0..1000000, instances 1..64 and "
+                          "preferred_batch_sizes (up to 8 sizes, each 1..max_batch_size)");
+        else {
+            json_t *bj = json_pack("{s:I, s:I, s:I}", "max_batch_size", json_integer_value(m),
+                                   "max_queue_delay_us", d ? json_integer_value(d) : (json_int_t)0,
+                                   "instances", n ? json_integer_value(n) : (json_int_t)1);
+            if (pref) json_object_set(bj, "preferred_batch_sizes", (json_t *)pref);
+            json_object_set_new(s->options, "batching", bj);
+        }
     }
     if (st) {
         ml_model_spec_free(s);

@@ -42,6 +42,20 @@ bool ml_batch_config_from_json(const json_t *options, ml_batch_config *out) {
     out->max_delay_ns = json_is_integer(d) && json_integer_value(d) > 0
                             ? (uint64_t)json_integer_value(d) * 1000
                             : 0;
+    const json_t *pref = json_object_get(b, "preferred_batch_sizes");
+    out->n_preferred = 0;
+    for (size_t k = 0; k < json_array_size(pref) && out->n_preferred < 8; k++) {
+        json_int_t p = json_integer_value(json_array_get(pref, k));
+        if (p < 1 || p > out->max_batch_size) continue;
+        /* keep ascending and unique, whatever the stored order */
+        int at = out->n_preferred;
+        while (at > 0 && out->preferred[at - 1] > p) at--;
+        if (at > 0 && out->preferred[at - 1] == p) continue;
+        memmove(&out->preferred[at + 1], &out->preferred[at],
+                (size_t)(out->n_preferred - at) * sizeof *out->preferred);
+        out->preferred[at] = (int)p;
+        out->n_preferred++;
+    }
     const json_t *n = json_object_get(b, "instances");
     out->instances = json_is_integer(n) && json_integer_value(n) > 1
                          ? (int)(json_integer_value(n) > 64 ? 64 : json_integer_value(n))
@@ -215,7 +229,11 @@ static void *loop(void *arg) {
             continue;
         }
         uint64_t deadline = b->head->enq_ns + b->cfg.max_delay_ns;
-        while (!b->stop && queued_rows(b->head, b->cfg.max_batch_size) < b->cfg.max_batch_size) {
+        /* Reaching max_batch_size, or the largest preferred size, ends the
+         * wait early; otherwise the head waits out its delay. */
+        int64_t go_rows = b->cfg.n_preferred ? b->cfg.preferred[b->cfg.n_preferred - 1]
+                                             : b->cfg.max_batch_size;
+        while (!b->stop && queued_rows(b->head, b->cfg.max_batch_size) < go_rows) {
             uint64_t now = ml_now_ns();
             if (now >= deadline) break;
             struct timespec ts = {(time_t)(deadline / 1000000000ull),
@@ -242,13 +260,22 @@ static void *loop(void *arg) {
         }
         if (expired) pthread_cond_broadcast(&b->done);
         if (!b->head) continue;
+        /* With preferred sizes, a batch short of max_batch_size is cut to the
+         * largest preferred size it can fill; the rest waits for the next. */
+        int64_t limit = b->cfg.max_batch_size;
+        if (b->cfg.n_preferred) {
+            int64_t q = queued_rows(b->head, b->cfg.max_batch_size);
+            for (int k = 0; q < b->cfg.max_batch_size && k < b->cfg.n_preferred; k++)
+                if (b->cfg.preferred[k] <= q) limit = b->cfg.preferred[k]; /* ascending */
+        }
         /* Take the head and every compatible follower that still fits. */
         int n = 0;
         int64_t total = 0;
         job **pp = &b->head, *first = b->head;
         while (*pp && n < (int)(sizeof batch / sizeof *batch)) {
             job *j = *pp;
-            if ((j == first || compatible(first, j)) && total + j->rows <= b->cfg.max_batch_size) {
+            /* the head always goes (its rows never exceed max_batch_size) */
+            if (j == first || (compatible(first, j) && total + j->rows <= limit)) {
                 *pp = j->next;
                 batch[n++] = j;
                 total += j->rows;

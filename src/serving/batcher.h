@@ -15,10 +15,16 @@ typedef struct ml_batch_config {
     int max_batch_size;    /* rows per run; <= 1 disables batching */
     uint64_t max_delay_ns; /* longest wait for companions */
     int instances;         /* batches that may run at once (threads taking from the queue) */
+    /* preferred batch sizes, ascending, each <= max_batch_size: a batch is
+     * sent as soon as the largest is reached, and one short of
+     * max_batch_size is cut to the largest preferred size it fills */
+    int n_preferred;
+    int preferred[8];
 } ml_batch_config;
 
 /* Reads {"batching": {"max_batch_size": N, "max_queue_delay_us": D,
- * "instances": I}} from a version's options; false when batching is off. */
+ * "instances": I, "preferred_batch_sizes": [...]}} from a version's options
+ * (validated by the registry's spec parser); false when batching is off. */
 bool ml_batch_config_from_json(const json_t *options, ml_batch_config *out);
 
 /* Starts the batching thread for inst (borrowed; must outlive the batcher).

@@ -9,6 +9,7 @@ tar.gz model folder. Usage: make_models.py OUTDIR
   post.tgz    y = h * h  (float [-1])  stage 2 (its input is stage 1's output)
   add2.tgz    z = a + b  (float [-1,2]) two inputs
   bdouble.tgz y = x + x  (float [-1,2]) with batching: {max_batch_size: 8, instances: 2}
+  bpref.tgz   bdouble with preferred_batch_sizes [2] and a 1 s delay
   bsum.tgz    y = sum(x) (float [1,1])  with batching (not batchable: runs alone)
   spin.tgz    y = x + 10^12 one at a time (a Loop that never ends in practice),
               for request deadlines
@@ -93,6 +94,11 @@ metadata: {author: "tests"}
          {"model.onnx": bdouble,
           "serving.yaml": b"kind: Model\nname: bdouble\n"
                           b"batching: {max_batch_size: 8, max_queue_delay_us: 20000, instances: 2}\n"})
+    # bpref: preferred batch size 2 with a long (1 s) delay, so pairs go at once
+    pack(os.path.join(out, "bpref.tgz"),
+         {"model.onnx": bdouble,
+          "serving.yaml": b"kind: Model\nname: bpref\nbatching: {max_batch_size: 8, "
+                          b"max_queue_delay_us: 1000000, preferred_batch_sizes: [2]}\n"})
     bsum = model("bsum", [helper.make_node("ReduceSum", ["x"], ["y"], keepdims=1)], [vi("x", F, ["n", 2])],
                  [vi("y", F, [1, 1])])
     pack(os.path.join(out, "bsum.tgz"), {"model.onnx": bsum, "serving.yaml": batching % b"bsum"})

@@ -813,6 +813,53 @@ static void test_request_timeout(void) {
     CHECK_EQ_INT(tc_stop(&other, SIGTERM), 0);
 }
 
+/* One single-row request per thread, answer checked. */
+static void *pref_client(void *arg) {
+    batch_load *l = arg;
+    tc_client c;
+    tc_client_init(&c, l->port);
+    char body[256], want[128];
+    snprintf(body, sizeof body,
+             "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,2],\"datatype\":\"FP32\","
+             "\"data\":[%d,1]}]}",
+             l->id);
+    snprintf(want, sizeof want, "\"data\":[%d.0,2.0]", 2 * l->id);
+    long code = tc_post_json(&c, "/v2/models/bpref/infer", body);
+    if (code == 200 && strstr(c.body, want))
+        l->ok++;
+    else
+        l->failed++;
+    tc_client_free(&c);
+    return NULL;
+}
+
+/* preferred_batch_sizes [2] with a 1 s delay: six concurrent requests go as
+ * three pairs as soon as each pair is queued, none waits out the delay. */
+static void test_preferred_batch_sizes(void) {
+    CHECK_EQ_INT(upload("bpref.tgz", NULL), 201);
+    CHECK(contains(cli.body, "\"preferred_batch_sizes\":[2]"));
+    batch_load l[6];
+    pthread_t th[6];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 6; i++) {
+        l[i] = (batch_load){srv.port, i + 1, 0, 0, "bpref"};
+        pthread_create(&th[i], NULL, pref_client, &l[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        ok += l[i].ok;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("    preferred sizes: 6 requests answered in %.3f s (delay 1 s)\n", s);
+    CHECK_EQ_INT(ok, 6);
+    CHECK(s < 0.9);
+    CHECK_EQ_INT(tc_get(&cli, "/metrics"), 200);
+    CHECK(contains(cli.body, "mlambda_model_batches_total{model=\"bpref\",version=\"1\"} 3"));
+}
+
 /* Two servers on one registry (same data dir and database): an update
  * made through one is served by the other within its re-check interval. */
 static void test_two_servers(void) {
@@ -902,6 +949,7 @@ int main(int argc, char **argv) {
     RUN(test_graceful_shutdown);
     RUN(test_kill9_during_upload);
     RUN(test_batching);
+    RUN(test_preferred_batch_sizes);
     RUN(test_sequence_of_maps_output);
     RUN(test_request_timeout);
     RUN(test_two_servers);

@@ -171,7 +171,10 @@ static void test_model_spec_and_contract(void) {
     const char *bad_batching[] = {
         "batching: {max_batch_size: 0}", "batching: {max_batch_size: 2000}",
         "batching: {max_batch_size: 8, instances: 0}", "batching: {max_batch_size: 8, instances: 65}",
-        "batching: {max_batch_size: 8, max_queue_delay_us: -1}", "batching: [8]"};
+        "batching: {max_batch_size: 8, max_queue_delay_us: -1}", "batching: [8]",
+        "batching: {max_batch_size: 8, preferred_batch_sizes: [16]}",
+        "batching: {max_batch_size: 8, preferred_batch_sizes: 4}",
+        "batching: {max_batch_size: 8, preferred_batch_sizes: [1,2,3,4,5,6,7,8,8]}"};
     for (size_t i = 0; i < sizeof bad_batching / sizeof *bad_batching; i++) {
         char doc[256];
         snprintf(doc, sizeof doc, "kind: Model\nname: b\n%s\n", bad_batching[i]);
