@@ -1,8 +1,10 @@
 /* Closed-loop gRPC load generator for the server benchmark: C client threads
  * each send KServe V2 ModelInfer calls (FP32 input "x" of shape [1,16]) on a
- * shared channel for a fixed time, then it prints one JSON line with the
- * request rate and latency percentiles.
- *   bench_grpc_load --target 127.0.0.1:9091 --model trivial --concurrency 8 --seconds 5 */
+ * shared channel (or --channels N connections, threads spread over them) for a
+ * fixed time, then it prints one JSON line with the request rate and latency
+ * percentiles.
+ *   bench_grpc_load --target 127.0.0.1:9091 --model trivial --concurrency 8 --seconds 5
+ *                   [--channels 1] */
 #include <grpc/byte_buffer.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -83,7 +85,7 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const char *target = "127.0.0.1:9091", *model = "trivial";
-    int conc = 1;
+    int conc = 1, channels = 1;
     double seconds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--target"))
@@ -94,8 +96,10 @@ int main(int argc, char **argv) {
             conc = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds"))
             seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--channels"))
+            channels = atoi(argv[i + 1]);
     }
-    if (conc < 1 || conc > 1024) return 2;
+    if (conc < 1 || conc > 1024 || channels < 1 || channels > conc) return 2;
     Inference__ModelInferRequest req = INFERENCE__MODEL_INFER_REQUEST__INIT;
     Inference__ModelInferRequest__InferInputTensor in =
         INFERENCE__MODEL_INFER_REQUEST__INFER_INPUT_TENSOR__INIT;
@@ -120,8 +124,14 @@ int main(int argc, char **argv) {
 
     grpc_init();
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    grpc_channel *ch = grpc_channel_create(target, creds, NULL);
+    /* each channel its own TCP connection: a local subchannel pool stops
+     * gRPC from sharing one connection between channels to one target */
+    grpc_channel **chs = calloc((size_t)channels, sizeof *chs);
+    grpc_arg local_pool = {GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}};
+    grpc_channel_args cargs = {1, &local_pool};
+    for (int c = 0; c < channels; c++) chs[c] = grpc_channel_create(target, creds, &cargs);
     grpc_channel_credentials_release(creds);
+    grpc_channel *ch = chs[0];
     worker *ws = calloc((size_t)conc, sizeof *ws);
     pthread_t *th = calloc((size_t)conc, sizeof *th);
     /* a short warm-up on one thread establishes the connection */
@@ -130,7 +140,7 @@ int main(int argc, char **argv) {
     free(warm.lat);
     uint64_t start = ml_now_ns(), until = start + (uint64_t)(seconds * 1e9);
     for (int i = 0; i < conc; i++) {
-        ws[i] = (worker){ch, buf, len, until, calloc(2000000, 8), 0, 2000000, 0};
+        ws[i] = (worker){chs[i % channels], buf, len, until, calloc(2000000, 8), 0, 2000000, 0};
         pthread_create(&th[i], NULL, run, &ws[i]);
     }
     size_t total = 0, errors = 0;
@@ -156,7 +166,8 @@ int main(int argc, char **argv) {
     free(ws);
     free(th);
     free(buf);
-    grpc_channel_destroy(ch);
+    for (int c = 0; c < channels; c++) grpc_channel_destroy(chs[c]);
+    free(chs);
     grpc_shutdown();
     return errors ? 1 : 0;
 }
