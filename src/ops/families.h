@@ -32,5 +32,7 @@ extern const ml_kernel
 extern const ml_kernel ml_kernels_signal[]; /* signal.c: DFT, STFT, windows, MelWeightMatrix */
 extern const ml_kernel
     ml_kernels_misc[]; /* misc.c: NonMaxSuppression, TfIdfVectorizer, losses, training */
+extern const ml_kernel
+    ml_kernels_transformer[]; /* transformer*.c: RMSNormalization, RotaryEmbedding, Attention */
 
 #endif

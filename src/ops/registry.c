@@ -11,6 +11,7 @@ static const ml_kernel *const families[] = {
     ml_kernels_pool,        ml_kernels_norm,       ml_kernels_rnn,    ml_kernels_resize,
     ml_kernels_control,     ml_kernels_sequence,   ml_kernels_string, ml_kernels_ml,
     ml_kernels_quant,       ml_kernels_random,     ml_kernels_signal, ml_kernels_misc,
+    ml_kernels_transformer,
 };
 
 static bool domain_equal(const char *a, const char *b) {

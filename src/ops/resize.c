@@ -280,12 +280,14 @@ static ml_status init_resize(const ml_node *node, void **state) {
 
 /* GridSample / RoiAlign kernels are defined in their own files. */
 ml_status ml_resize_run_gridsample(ml_kernel_ctx *ctx);
+ml_status ml_resize_run_affine_grid(ml_kernel_ctx *ctx);
 ml_status ml_resize_run_roialign(ml_kernel_ctx *ctx);
 
 const ml_kernel ml_kernels_resize[] = {
     {"", "Resize", 10, 0, init_resize, NULL, run_resize},
     {"", "Upsample", 1, 0, NULL, NULL, run_upsample},
     {"", "GridSample", 16, 0, NULL, NULL, ml_resize_run_gridsample},
+    {"", "AffineGrid", 20, 0, NULL, NULL, ml_resize_run_affine_grid},
     {"", "RoiAlign", 10, 0, NULL, NULL, ml_resize_run_roialign},
     {0},
 };

@@ -425,6 +425,44 @@ def _():
     return m, [dict(name="x", dtype="float32", shape=[B, S, Hq * D])], dict(cases=[{}])
 
 
+@graph_model("opset23_llm_ops_variants")
+def _():
+    """The other forms of the opset-23 LLM ops: 3-D Attention with q/kv head counts, a KV cache
+    (past_key/past_value -> present), a boolean mask, an additive
+    2-D mask with softcap and qk_matmul_output modes; interleaved partial RotaryEmbedding on a
+    3-D input with caches indexed per batch; RMSNormalization over two axes with a broadcast
+    scale; 3-D AffineGrid with align_corners."""
+    B, S, P, Hq, Hkv, D = 2, 3, 4, 4, 2, 6
+    T = P + S
+    n = [
+        H.make_node("RMSNormalization", ["x", "gamma2"], ["rms2"], axis=1, epsilon=1e-5),
+        H.make_node("RotaryEmbedding", ["x", "cos3", "sin3"], ["rot3"], interleaved=1, num_heads=Hq,
+                    rotary_embedding_dim=4),
+        H.make_node("Attention", ["rot3", "k3", "v3", "bmask", "pk", "pv"], ["a1", "present_k", "present_v", "qk1"],
+                    q_num_heads=Hq, kv_num_heads=Hkv, is_causal=1, qk_matmul_output_mode=1),
+        H.make_node("Attention", ["q4", "k4", "v4", "fmask"], ["a2", "", "", "qk2"], softcap=2.0,
+                    scale=0.3, qk_matmul_output_mode=2),
+        H.make_node("Attention", ["q4", "k4", "v4", "fmask"], ["a3", "", "", "qk3"], qk_matmul_output_mode=3),
+        H.make_node("AffineGrid", ["theta3", "size3"], ["grid3"], align_corners=1),
+    ]
+    bmask = RNG.random((B, 1, S, T)) > 0.3
+    bmask[..., 0] = True
+    inits = [init("gamma2", 1 + rand(1, Hq * D, scale=0.1)),
+             init("cos3", np.cos(rand(B, S, 2)).astype(np.float32)),
+             init("sin3", np.sin(rand(B, S, 2)).astype(np.float32)),
+             init("k3", rand(B, S, Hkv * D)), init("v3", rand(B, S, Hkv * 5)),
+             init("bmask", bmask), init("pk", rand(B, Hkv, P, D)), init("pv", rand(B, Hkv, P, 5)),
+             init("q4", rand(B, Hq, S, D)), init("k4", rand(B, Hq, 5, D)), init("v4", rand(B, Hq, 5, 3)),
+             init("fmask", rand(S, 5, scale=1.0)),
+             init("theta3", rand(2, 3, 4, scale=0.5) + np.eye(3, 4, dtype=np.float32)),
+             init("size3", np.array([2, 1, 3, 4, 5], np.int64))]
+    outs = ["rms2", "rot3", "a1", "present_k", "present_v", "qk1", "a2", "qk2", "a3", "qk3", "grid3"]
+    m = mk(n, [vi("x", TP.FLOAT, [B, S, Hq * D])], [vi(o, TP.FLOAT, None) for o in outs], inits, 23,
+           "opset23_llm_ops_variants")
+    m.ir_version = 10
+    return m, [dict(name="x", dtype="float32", shape=[B, S, Hq * D])], dict(cases=[{}])
+
+
 @graph_model("int8_per_channel")
 def _():
     """onnxruntime quantiser output with per_channel=True and signed activations (QuantType.QInt8):
