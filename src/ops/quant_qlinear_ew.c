@@ -160,8 +160,10 @@ ml_status nn_qlinear_global_avgpool_run(ml_kernel_ctx *ctx) {
                 size_t e = (size_t)(last ? (n * sp + i) * C + c : (n * C + c) * sp + i);
                 sum += (int64_t)q8(x, e);
             }
-            float mean = sp ? ((float)((double)sum / (double)sp) - xz) * xs : 0.0f;
-            nn_q_put(y, (size_t)(n * C + c), (double)nearbyintf(mean / ys) + yz);
+            /* in steps of the input scale, then one exact-as-possible
+             * rescale: an exact .5 tie stays a tie and goes to even */
+            double mean = sp ? (double)sum / (double)sp - (double)xz : 0.0;
+            nn_q_put(y, (size_t)(n * C + c), nearbyint(mean * ((double)xs / (double)ys)) + yz);
         }
     return ML_STATUS_OK;
 }
@@ -252,7 +254,11 @@ ml_status nn_qlinear_avgpool_run(ml_kernel_ctx *ctx) {
     ml_tensor *fx;
     ML_TRY(ml_tensor_create(ML_FLOAT, x->rank, x->dims, &fx));
     size_t n = ml_tensor_numel(x);
-    for (size_t i = 0; i < n; i++) ((float *)fx->data)[i] = (q8(x, i) - xz) * xs;
+    /* pool the unscaled integers (q - zero point): their sums and halves are
+     * exact in float, so a window whose average is an exact .5 tie stays
+     * one and rounds to even, as onnxruntime does (scaling first made the
+     * tie land on either side by float noise) */
+    for (size_t i = 0; i < n; i++) ((float *)fx->data)[i] = q8(x, i) - xz;
     ml_value *in = NULL, *out = NULL;
     ml_status st = ml_value_from_tensor(fx, &in);
     if (st) return st;
@@ -272,7 +278,8 @@ ml_status nn_qlinear_avgpool_run(ml_kernel_ctx *ctx) {
     if (!st) {
         const float *fy = out->tensor->data;
         size_t ny = ml_tensor_numel(y);
-        for (size_t i = 0; i < ny; i++) nn_q_put(y, i, (double)nearbyintf(fy[i] / ys) + yz);
+        double ratio = (double)xs / (double)ys;
+        for (size_t i = 0; i < ny; i++) nn_q_put(y, i, nearbyint((double)fy[i] * ratio) + yz);
     }
     ml_value_free(in);
     ml_value_free(out);
