@@ -11,7 +11,7 @@ BUILD_PKGS=(
   libonnx-dev protobuf-c-compiler libprotobuf-c-dev
   libopenblas-dev libjansson-dev libyaml-dev libarchive-dev
   libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev
-  libmicrohttpd-dev libgrpc-dev
+  libmicrohttpd-dev libgrpc-dev zlib1g-dev
 )
 # Tests: the ONNX conformance data, a real PostgreSQL server, curl for the
 # HTTP tests, python3-onnx/-torch for building test and benchmark models,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "client.h"
 #include "test.h"
@@ -860,6 +861,75 @@ static void test_preferred_batch_sizes(void) {
     CHECK(contains(cli.body, "mlambda_model_batches_total{model=\"bpref\",version=\"1\"} 3"));
 }
 
+/* Content-Encoding: gzip request bodies are inflated; large JSON answers
+ * are gzipped when the client accepts it; unknown codings are a 415. */
+static void test_content_encoding(void) {
+    /* a 3000-element request and answer (the answer is well over 16 KB) */
+    size_t cap = 3000 * 8 + 256, n = 0;
+    char *body = malloc(cap);
+    n += (size_t)snprintf(body + n, cap - n,
+                          "{\"inputs\":[{\"name\":\"x\",\"shape\":[3000],\"datatype\":"
+                          "\"FP32\",\"data\":[");
+    for (int i = 0; i < 3000; i++)
+        n += (size_t)snprintf(body + n, cap - n, "%s%d.25", i ? "," : "", i);
+    n += (size_t)snprintf(body + n, cap - n, "]}]}");
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    size_t gcap = deflateBound(&z, (uLong)n);
+    unsigned char *gz = malloc(gcap);
+    z.next_in = (Bytef *)body;
+    z.avail_in = (uInt)n;
+    z.next_out = gz;
+    z.avail_out = (uInt)gcap;
+    CHECK_EQ_INT(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t gl = gcap - z.avail_out;
+    deflateEnd(&z);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Encoding: gzip");
+    h = curl_slist_append(h, "Accept-Encoding: gzip");
+    CHECK_EQ_INT(tc_request(&cli, "POST", "/v2/models/double/versions/1/infer", "application/json",
+                            gz, gl, h),
+                 200);
+    /* the answer came back gzipped: inflate it and check a value */
+    CHECK(cli.len > 2 && (unsigned char)cli.body[0] == 0x1f && (unsigned char)cli.body[1] == 0x8b);
+    size_t plain_cap = 1 << 20;
+    char *plain = calloc(plain_cap, 1);
+    memset(&z, 0, sizeof z);
+    inflateInit2(&z, 15 + 16);
+    z.next_in = (Bytef *)cli.body;
+    z.avail_in = (uInt)cli.len;
+    z.next_out = (Bytef *)plain;
+    z.avail_out = (uInt)(plain_cap - 1);
+    CHECK_EQ_INT(inflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t pl = plain_cap - 1 - z.avail_out;
+    inflateEnd(&z);
+    printf("    content encoding: %zu-byte request as %zu gzipped; answer %zu bytes as %zu\n", n,
+           gl, pl, cli.len);
+    CHECK(pl > 16384 && cli.len < pl / 2);
+    CHECK(contains(plain, "\"shape\":[3000]") && contains(plain, ",5996.5,"));
+    free(plain);
+    curl_slist_free_all(h);
+    /* without Accept-Encoding the answer is plain */
+    h = curl_slist_append(NULL, "Content-Encoding: gzip");
+    CHECK_EQ_INT(tc_request(&cli, "POST", "/v2/models/double/versions/1/infer", "application/json",
+                            gz, gl, h),
+                 200);
+    CHECK(contains(cli.body, ",5996.5,"));
+    /* a truncated stream is a 400, an unknown coding a 415 */
+    CHECK_EQ_INT(tc_request(&cli, "POST", "/v2/models/double/versions/1/infer", "application/json",
+                            gz, gl / 2, h),
+                 400);
+    CHECK(contains(cli.body, "truncated"));
+    curl_slist_free_all(h);
+    h = curl_slist_append(NULL, "Content-Encoding: br");
+    CHECK_EQ_INT(tc_request(&cli, "POST", "/v2/models/double/versions/1/infer", "application/json",
+                            body, n, h),
+                 415);
+    curl_slist_free_all(h);
+    free(gz);
+    free(body);
+}
+
 /* Two servers on one registry (same data dir and database): an update
  * made through one is served by the other within its re-check interval. */
 static void test_two_servers(void) {
@@ -952,6 +1022,7 @@ int main(int argc, char **argv) {
     RUN(test_preferred_batch_sizes);
     RUN(test_sequence_of_maps_output);
     RUN(test_request_timeout);
+    RUN(test_content_encoding);
     RUN(test_two_servers);
     tc_client_free(&cli);
     tc_stop(&srv, SIGTERM);
