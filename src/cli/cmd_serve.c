@@ -36,6 +36,8 @@ static void usage(FILE *out) {
         "  --http-threads N    serve HTTP from N epoll workers instead of a thread per connection\n"
         "  --grpc-port N       gRPC port (KServe V2 + TF-Serving; default 9091; 0 picks one)\n"
         "  --grpc-max-message BYTES  largest gRPC message (default 67108864)\n"
+        "  --grpc-workers N    gRPC calls handled at once (default 2 x CPUs, at least 4);\n"
+        "                      a batch gathers at most this many gRPC requests\n"
         "  --no-grpc           do not start the gRPC server\n"
         "  --request-timeout-ms N  inference deadline from arrival (REST, and gRPC calls without\n"
         "                      their own deadline); a request past it stops with 504 /\n"
@@ -88,6 +90,7 @@ int ml_cmd_serve(int argc, char **argv) {
                                          {"log-level", required_argument, 0, 'l'},
                                          {"grpc-port", required_argument, 0, 'g'},
                                          {"grpc-max-message", required_argument, 0, 'G'},
+                                         {"grpc-workers", required_argument, 0, 'W'},
                                          {"no-grpc", no_argument, 0, 'N'},
                                          {"request-timeout-ms", required_argument, 0, 'R'},
                                          {"help", no_argument, 0, 'h'},
@@ -152,6 +155,10 @@ int ml_cmd_serve(int argc, char **argv) {
             break;
         case 'N':
             grpc = false;
+            break;
+        case 'W':
+            ok = parse_num(optarg, 1024, &v) && v;
+            gcfg.n_workers = (size_t)v;
             break;
         case 'R':
             ok = parse_num(optarg, 86400000ull, &v);

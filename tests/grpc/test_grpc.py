@@ -97,6 +97,7 @@ def main(binary):
     grpc_port = free_port()
     server = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", port_file,
                                "--grpc-port", str(grpc_port), "--grpc-max-message", str(MAX_MESSAGE),
+                               "--grpc-workers", "8",
                                "--data-dir", os.path.join(work, "data")])
     try:
         for _ in range(200):
