@@ -1,7 +1,31 @@
 // The REST API (docs/api.md). Every call returns parsed JSON or throws an
 // Error whose message is the server's {"error": "..."} text.
-async function call(method, path, { body, headers = {}, raw = false } = {}) {
+
+// A server started with --auth-token-file answers 401 without a bearer
+// token: ask for it once, keep it for this tab only, and retry.
+const TOKEN_KEY = 'mlambda.token';
+export function authToken() { return sessionStorage.getItem(TOKEN_KEY); }
+
+// Calls that fail together share one prompt; a token another call already
+// replaced is simply retried.
+let asking = null;
+function askToken(rejected) {
+  if (authToken() && authToken() !== rejected) return Promise.resolve(true);
+  if (!asking) {
+    asking = Promise.resolve().then(() => {
+      const given = window.prompt('This mlambda server needs an access token (serve --auth-token-file):');
+      if (given && given.trim()) sessionStorage.setItem(TOKEN_KEY, given.trim());
+      return Boolean(given && given.trim());
+    }).finally(() => { asking = null; });
+  }
+  return asking;
+}
+
+async function call(method, path, opts = {}, retried = false) {
+  const { body, headers = {}, raw = false } = opts;
   const init = { method, headers: { ...headers } };
+  const token = authToken();
+  if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     if (body instanceof Blob || body instanceof ArrayBuffer || typeof body === 'string') init.body = body;
     else { init.body = JSON.stringify(body); init.headers['Content-Type'] = 'application/json'; }
@@ -12,6 +36,9 @@ async function call(method, path, { body, headers = {}, raw = false } = {}) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = raw ? text : null; }
+  if (res.status === 401 && !retried) {
+    if (await askToken(token)) return call(method, path, opts, true);
+  }
   if (!res.ok) {
     const msg = (data && data.error) || text || res.statusText;
     const err = new Error(`${res.status}: ${msg}`);

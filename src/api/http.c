@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/auth.h"
 #include "api/http_encoding.h"
 #include "api/internal.h"
 #include "core/clock.h"
@@ -299,6 +300,14 @@ static void decode_body(struct MHD_Connection *conn, ml_server *srv, req_state *
     st->cap = n + 1;
 }
 
+/* Routes open without a token: health probes, and the UI's static files
+ * (the page then asks for the token and sends it with its API calls). */
+static bool public_route(const char *method, const char *url) {
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) return false;
+    return !strcmp(url, "/v2/health/live") || !strcmp(url, "/v2/health/ready") ||
+           !strcmp(url, "/") || !strncmp(url, "/ui/", 4);
+}
+
 static bool is_upload_route(const char *method, const char *url) {
     return strcmp(method, "POST") == 0 && strcmp(url, "/api/v2/models/upload") == 0;
 }
@@ -318,6 +327,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         srv->in_flight++;
         pthread_mutex_unlock(&srv->mu);
         st->is_upload = is_upload_route(method, url);
+        if (srv->cfg.auth && !public_route(method, url) &&
+            !ml_auth_check(srv->cfg.auth,
+                           MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       MHD_HTTP_HEADER_AUTHORIZATION))) {
+            /* before reading the body: an unauthenticated upload costs nothing */
+            ml_http_resp r = {0};
+            ml_resp_error(&r, 401,
+                          "missing or wrong bearer token: send 'Authorization: Bearer <token>' "
+                          "(mlambda cluster add --token)");
+            snprintf(r.header_name, sizeof r.header_name, "WWW-Authenticate");
+            snprintf(r.header_value, sizeof r.header_value, "Bearer realm=\"mlambda\"");
+            return send_resp(conn, srv, &r);
+        }
         uint64_t limit = st->is_upload ? srv->cfg.max_upload_bytes : srv->cfg.max_body_bytes;
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -13,15 +13,18 @@
 #include "serving/runtime.h"
 
 typedef struct ml_server_config {
-    const char *host;          /* default "127.0.0.1" */
-    int port;                  /* 0 picks a free port (see ml_server_port) */
-    size_t max_body_bytes;     /* inference / JSON bodies; default 64 MiB */
-    uint64_t max_upload_bytes; /* model uploads; default 1 GiB */
-    ml_json_limits limits;     /* tensor elements, nesting depth, string size */
-    unsigned max_connections;  /* default 512 */
-    unsigned drain_timeout_s;  /* graceful shutdown bound; default 30 */
-    unsigned pool_threads;     /* 0: a thread per connection (default); N: N epoll workers */
+    const char *host;            /* default "127.0.0.1" */
+    int port;                    /* 0 picks a free port (see ml_server_port) */
+    size_t max_body_bytes;       /* inference / JSON bodies; default 64 MiB */
+    uint64_t max_upload_bytes;   /* model uploads; default 1 GiB */
+    ml_json_limits limits;       /* tensor elements, nesting depth, string size */
+    unsigned max_connections;    /* default 512 */
+    unsigned drain_timeout_s;    /* graceful shutdown bound; default 30 */
+    unsigned pool_threads;       /* 0: a thread per connection (default); N: N epoll workers */
     unsigned request_timeout_ms; /* inference deadline from arrival; 0 = none (default) */
+    /* bearer tokens (borrowed, must outlive the server); NULL = no
+     * authentication. Health checks and the UI's static files stay open. */
+    const struct ml_auth *auth;
 } ml_server_config;
 
 void ml_server_config_init(ml_server_config *c);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/auth.h"
 #include "api/grpc/grpc_server.h"
 #include "api/server.h"
 #include "cli/commands.h"
@@ -39,6 +40,8 @@ static void usage(FILE *out) {
         "  --grpc-workers N    gRPC calls handled at once (default 2 x CPUs, at least 4);\n"
         "                      a batch gathers at most this many gRPC requests\n"
         "  --no-grpc           do not start the gRPC server\n"
+        "  --auth-token-file F require 'Authorization: Bearer <token>' (gRPC metadata too) for\n"
+        "                      everything but health checks; F lists tokens, one per line\n"
         "  --request-timeout-ms N  inference deadline from arrival (REST, and gRPC calls without\n"
         "                      their own deadline); a request past it stops with 504 /\n"
         "                      DEADLINE_EXCEEDED (default 0: none)\n"
@@ -70,7 +73,7 @@ static bool parse_num(const char *s, unsigned long long max, unsigned long long 
 int ml_cmd_serve(int argc, char **argv) {
     ml_server_config cfg;
     ml_server_config_init(&cfg);
-    const char *data_dir = NULL, *db = NULL, *port_file = NULL;
+    const char *data_dir = NULL, *db = NULL, *port_file = NULL, *auth_file = NULL;
     ml_runtime_options ropts = {0};
     ml_grpc_config gcfg;
     ml_grpc_config_init(&gcfg);
@@ -93,6 +96,7 @@ int ml_cmd_serve(int argc, char **argv) {
                                          {"grpc-workers", required_argument, 0, 'W'},
                                          {"no-grpc", no_argument, 0, 'N'},
                                          {"request-timeout-ms", required_argument, 0, 'R'},
+                                         {"auth-token-file", required_argument, 0, 'A'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -160,6 +164,9 @@ int ml_cmd_serve(int argc, char **argv) {
             ok = parse_num(optarg, 1024, &v) && v;
             gcfg.n_workers = (size_t)v;
             break;
+        case 'A':
+            auth_file = optarg;
+            break;
         case 'R':
             ok = parse_num(optarg, 86400000ull, &v);
             cfg.request_timeout_ms = gcfg.request_timeout_ms = (unsigned)v;
@@ -200,7 +207,10 @@ int ml_cmd_serve(int argc, char **argv) {
     ml_runtime *rt = NULL;
     ml_server *srv = NULL;
     ml_grpc_server *gsrv = NULL;
-    ml_status st = ml_registry_open(dir, db, &reg);
+    ml_auth *auth = NULL;
+    ml_status st = auth_file ? ml_auth_load(auth_file, &auth) : NULL;
+    cfg.auth = gcfg.auth = auth;
+    if (!st) st = ml_registry_open(dir, db, &reg);
     if (!st) st = ml_runtime_create(reg, &ropts, &rt);
     if (!st) st = ml_server_start(&cfg, reg, rt, &srv);
     if (!st && grpc) {
@@ -213,9 +223,12 @@ int ml_cmd_serve(int argc, char **argv) {
         ml_status_free(st);
         ml_runtime_free(rt);
         ml_registry_close(reg);
+        ml_auth_free(auth);
         free(dir);
         return 1;
     }
+    if (auth)
+        ML_LOG_I("authentication on: %zu bearer token(s) from %s", ml_auth_count(auth), auth_file);
     ML_LOG_I("mlambda serving on http://%s:%d (registry: %s schema v%d, data dir %s)",
              cfg.host ? cfg.host : "127.0.0.1", ml_server_port(srv), ml_store_backend(reg->store),
              ml_store_schema_version(reg->store), dir);
@@ -233,6 +246,7 @@ int ml_cmd_serve(int argc, char **argv) {
     ml_server_shutdown(srv);
     ml_runtime_free(rt);
     ml_registry_close(reg);
+    ml_auth_free(auth);
     free(dir);
     ML_LOG_I("stopped");
     return 0;

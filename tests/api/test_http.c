@@ -930,6 +930,68 @@ static void test_content_encoding(void) {
     free(body);
 }
 
+/* --auth-token-file: a 401 with WWW-Authenticate for every route but the
+ * health checks and the UI's files; any listed token works; an upload is
+ * refused before its body is read. */
+static void test_auth(void) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/tokens", srv.dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs("# rotated tokens\nfirst-token\n\n  second-token  \n", f);
+    fclose(f);
+    const char *args[32];
+    int n = 0;
+    for (; server_args[n]; n++) args[n] = server_args[n];
+    args[n++] = "--auth-token-file";
+    args[n++] = path;
+    args[n] = NULL;
+    tc_server other = srv;
+    other.pid = 0;
+    CHECK(tc_start(&other, binary, args));
+    tc_client c;
+    tc_client_init(&c, other.port);
+    CHECK_EQ_INT(tc_get(&c, "/v2/health/live"), 200);
+    CHECK_EQ_INT(tc_get(&c, "/v2/health/ready"), 200);
+    CHECK_EQ_INT(tc_get(&c, "/api/v2/models"), 401);
+    CHECK(contains(c.body, "bearer token"));
+    CHECK_EQ_INT(tc_get(&c, "/metrics"), 401);
+    const char *req =
+        "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[3]}]}";
+    CHECK_EQ_INT(tc_post_json(&c, "/v2/models/double/versions/1/infer", req), 401);
+    const char *bad[] = {"Authorization: Bearer wrong", "Authorization: Bearer first-toke",
+                         "Authorization: Basic first-token", "Authorization: first-token"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct curl_slist *h = curl_slist_append(NULL, bad[i]);
+        CHECK_EQ_INT(tc_request(&c, "GET", "/api/v2/models", NULL, NULL, 0, h), 401);
+        curl_slist_free_all(h);
+    }
+    const char *good[] = {"Authorization: Bearer first-token",
+                          "Authorization: bearer second-token"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        struct curl_slist *h = curl_slist_append(NULL, good[i]);
+        CHECK_EQ_INT(tc_request(&c, "POST", "/v2/models/double/versions/1/infer",
+                                "application/json", req, strlen(req), h),
+                     200);
+        curl_slist_free_all(h);
+    }
+    /* an upload without a token: refused, nothing stored */
+    char model[512];
+    model_path(model, sizeof model, "double.tgz");
+    long before = count_dir("models");
+    CHECK_EQ_INT(tc_upload_file(&c, model, "name=sneaky"), 401);
+    CHECK_EQ_INT(count_dir("models"), before);
+    tc_client_free(&c);
+    CHECK_EQ_INT(tc_stop(&other, SIGTERM), 0);
+    /* a missing or empty token file stops the server from starting */
+    f = fopen(path, "w");
+    if (f) fclose(f);
+    other.pid = 0;
+    CHECK(!tc_start(&other, binary, args));
+    remove(path);
+}
+
 /* Two servers on one registry (same data dir and database): an update
  * made through one is served by the other within its re-check interval. */
 static void test_two_servers(void) {
@@ -1023,6 +1085,7 @@ int main(int argc, char **argv) {
     RUN(test_sequence_of_maps_output);
     RUN(test_request_timeout);
     RUN(test_content_encoding);
+    RUN(test_auth);
     RUN(test_two_servers);
     tc_client_free(&cli);
     tc_stop(&srv, SIGTERM);

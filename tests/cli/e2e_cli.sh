@@ -305,6 +305,24 @@ run 1 "upload over the limit" "$M" upload --dir "$BIG" -q
 expect "HTTP 413" "413 shown with status"
 reject "Broken pipe|Send failure" "no transport noise"
 
+# --- bearer-token authentication: the cluster's --token reaches REST and gRPC -------
+stop_server
+printf '# tokens, one per line\nold-token\nt0k\n' >"$WORK/tokens"
+chmod 600 "$WORK/tokens"
+SERVE_ARGS=(--auth-token-file "$WORK/tokens")
+start_server
+run 0 "auth: health stays open" curl -sf --noproxy '*' "$URL/v2/health/ready"
+run 0 "auth: no token is a 401" sh -c "curl -s --noproxy '*' -o /dev/null -w '%{http_code}' '$URL/api/v2/models' | grep -qx 401"
+run 0 "auth: the cluster token is accepted" "$M" --cluster local model list
+run 0 "auth: upload with the token" "$M" --cluster local upload --dir "$ECHO" -q
+run 0 "auth: gRPC with the token" "$M" --cluster local predict echo --text hi --grpc
+expect '"hi"' "gRPC answer with the token"
+run 0 "auth: cluster without a token" "$M" cluster add --name anon --server "$URL" --grpc "127.0.0.1:$GPORT"
+run 1 "auth: REST without a token" "$M" --cluster anon model list
+expect "HTTP 401.*bearer token" "401 explained"
+run 1 "auth: gRPC without a token" "$M" --cluster anon predict echo --text hi --grpc
+expect "bearer token" "UNAUTHENTICATED explained"
+
 # --- server down --------------------------------------------------------------------
 stop_server
 run 3 "server stopped" "$M" app list

@@ -4,7 +4,7 @@
 //   MLAMBDA_BIN=build/src/cli/mlambda node tests/ui/ui.test.mjs
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,6 +142,31 @@ try {
     expect(r.headers.get('etag'), 'etag present');
     const again = await fetch(`${base}/ui/app.js`, { headers: { 'If-None-Match': r.headers.get('etag') } });
     expect(again.status === 304, `conditional GET -> ${again.status}`);
+  });
+
+  await step('a server with --auth-token-file: the page asks for the token once and works', async () => {
+    const tokens = join(work, 'tokens');
+    writeFileSync(tokens, 'ui-secret\n', { mode: 0o600 });
+    const aport = await freePort();
+    const abase = `http://127.0.0.1:${aport}`;
+    const authed = spawn(bin, ['serve', '--host', '127.0.0.1', '--port', String(aport), '--no-grpc',
+      '--data-dir', join(work, 'data-auth'), '--auth-token-file', tokens], { stdio: ['ignore', 'inherit', 'inherit'] });
+    try {
+      await waitReady(`${abase}/v2/health/live`, 15000);
+      expect((await fetch(`${abase}/api/v2/models`)).status === 401, 'API without a token is 401');
+      const ctx = await browser.newContext();
+      const p2 = await ctx.newPage();
+      let asked = 0;
+      p2.on('dialog', (d) => { asked++; d.accept('ui-secret'); });
+      await p2.goto(`${abase}/`);
+      await p2.getByText('No models yet').waitFor({ timeout: 10000 });
+      await p2.goto(`${abase}/#/applications`);
+      await p2.getByRole('heading', { name: 'Applications' }).waitFor();
+      expect(asked === 1, `asked for the token ${asked} times`);
+      await ctx.close();
+    } finally {
+      authed.kill('SIGTERM');
+    }
   });
 
   await step('no JavaScript errors on any page', async () => {

@@ -1,6 +1,6 @@
 // Test console: a form generated from a contract, the call, the rendered answer
 // and copyable curl / gRPC snippets for the same request.
-import { api } from '../api.js';
+import { api, authToken } from '../api.js';
 import { h, mount, shapeText } from '../dom.js';
 
 const KSERVE_TYPES = { float: 'FP32', double: 'FP64', float16: 'FP16', bfloat16: 'BF16', int8: 'INT8', int16: 'INT16',
@@ -84,14 +84,17 @@ export async function testView(root, kind, name, version) {
 
   const showSnippets = (values, body) => {
     const path = kind === 'app' ? `/gateway/application/${name}` : `/v2/models/${name}/versions/${version}/infer`;
-    const curl = `curl -s -X POST http://${host}${path} \\\n  -H 'Content-Type: application/json' \\\n  -d '${JSON.stringify(body)}'`;
+    // with authentication on, the snippets name the token without showing it
+    const auth = authToken() ? ` \\\n  -H "Authorization: Bearer $MLAMBDA_TOKEN"` : '';
+    const curl = `curl -s -X POST http://${host}${path}${auth} \\\n  -H 'Content-Type: application/json' \\\n  -d '${JSON.stringify(body)}'`;
     const tfInputs = Object.fromEntries(fields.map((f) => {
       const v = values[f.name];
       return [f.name, { dtype: TF_TYPES[f.dtype] || 'DT_FLOAT', tensor_shape: { dim: shapeOf(v).map((size) => ({ size })) },
         [TF_VAL[f.dtype] || 'float_val']: f.dtype === 'string' ? flatten(v).map((s) => btoa(unescape(encodeURIComponent(s)))) : flatten(v) }];
     }));
     const spec = kind === 'app' ? { name } : { name, version };
-    const grpc = `grpcurl -plaintext -d '${JSON.stringify({ model_spec: spec, inputs: tfInputs })}' \\\n  ${grpcHost} tensorflow.serving.PredictionService/Predict`;
+    const grpcAuth = authToken() ? ` \\\n  -H "authorization: Bearer $MLAMBDA_TOKEN"` : '';
+    const grpc = `grpcurl -plaintext${grpcAuth} -d '${JSON.stringify({ model_spec: spec, inputs: tfInputs })}' \\\n  ${grpcHost} tensorflow.serving.PredictionService/Predict`;
     const cli = `mlambda predict ${kind === 'app' ? name : `${name}:${version}`} --data '${JSON.stringify(values)}'`;
     const block = (label, text) => h('div', {}, h('div', { class: 'row' }, h('strong', {}, label), h('span', { class: 'spacer' }),
       h('button', { type: 'button', onclick: () => navigator.clipboard && navigator.clipboard.writeText(text) }, 'Copy')), h('pre', {}, text));

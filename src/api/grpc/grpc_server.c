@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/auth.h"
 #include "api/grpc/grpc_services.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -37,6 +38,7 @@ struct ml_grpc_server {
     int port;
     unsigned drain_timeout_s;
     unsigned request_timeout_ms;
+    const ml_auth *auth;
     atomic_bool stopping;
 };
 
@@ -106,7 +108,25 @@ static void finish_call(worker *w, grpc_call *call, grpc_status_code code, const
     if (out) grpc_byte_buffer_destroy(out);
 }
 
-static void handle_call(worker *w, grpc_call *call, const grpc_call_details *details) {
+/* Health probes need no token; everything else does when auth is on. */
+static bool authorized(const ml_grpc_server *s, const char *method, size_t mlen,
+                       const grpc_metadata_array *md) {
+    if (!s->auth) return true;
+    static const char *const open[] = {"/inference.GRPCInferenceService/ServerLive",
+                                       "/inference.GRPCInferenceService/ServerReady"};
+    for (size_t i = 0; i < sizeof open / sizeof *open; i++)
+        if (mlen == strlen(open[i]) && !memcmp(method, open[i], mlen)) return true;
+    for (size_t i = 0; i < md->count; i++) {
+        const grpc_slice *k = &md->metadata[i].key, *v = &md->metadata[i].value;
+        if (GRPC_SLICE_LENGTH(*k) == 13 && !memcmp(GRPC_SLICE_START_PTR(*k), "authorization", 13))
+            return ml_auth_check_n(s->auth, (const char *)GRPC_SLICE_START_PTR(*v),
+                                   GRPC_SLICE_LENGTH(*v));
+    }
+    return false;
+}
+
+static void handle_call(worker *w, grpc_call *call, const grpc_call_details *details,
+                        const grpc_metadata_array *md) {
     grpc_byte_buffer *in = NULL;
     grpc_op ops[2];
     memset(ops, 0, sizeof ops);
@@ -132,7 +152,12 @@ static void handle_call(worker *w, grpc_call *call, const grpc_call_details *det
                  : (long long)gpr_time_to_millis(
                        gpr_time_sub(details->deadline, gpr_now(details->deadline.clock_type))));
     char msg[1024];
-    if (!handler) {
+    if (!authorized(w->srv, method, method_len, md)) {
+        finish_call(w, call, GRPC_STATUS_UNAUTHENTICATED,
+                    "missing or wrong bearer token: send metadata 'authorization: Bearer "
+                    "<token>' (mlambda cluster add --token)",
+                    NULL);
+    } else if (!handler) {
         snprintf(msg, sizeof msg, "method %.*s is not implemented by mlambda", (int)method_len,
                  method);
         finish_call(w, call, GRPC_STATUS_UNIMPLEMENTED, msg, NULL);
@@ -182,7 +207,7 @@ static void *worker_main(void *arg) {
         grpc_call_error err =
             grpc_server_request_call(w->srv->server, &call, &details, &md, w->cq, w->cq, &tag_new);
         bool got = err == GRPC_CALL_OK && wait_batch(w->cq, &tag_new);
-        if (got && call) handle_call(w, call, &details);
+        if (got && call) handle_call(w, call, &details, &md);
         if (call) grpc_call_unref(call);
         grpc_call_details_destroy(&details);
         grpc_metadata_array_destroy(&md);
@@ -237,6 +262,7 @@ ml_status ml_grpc_server_start(const ml_grpc_config *cfg, ml_runtime *rt, ml_grp
     s->n_workers = n;
     s->drain_timeout_s = cfg->drain_timeout_s ? cfg->drain_timeout_s : defaults.drain_timeout_s;
     s->request_timeout_ms = cfg->request_timeout_ms;
+    s->auth = cfg->auth;
     atomic_init(&s->stopping, false);
 
     size_t max_msg = cfg->max_message_bytes ? cfg->max_message_bytes : defaults.max_message_bytes;

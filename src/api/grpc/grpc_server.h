@@ -20,6 +20,9 @@ typedef struct ml_grpc_config {
     /* deadline for calls whose client set none (the client's own deadline
      * always applies); 0 = none (default) */
     unsigned request_timeout_ms;
+    /* bearer tokens (borrowed, must outlive the server); NULL = no
+     * authentication. ServerLive/ServerReady stay open for probes. */
+    const struct ml_auth *auth;
 } ml_grpc_config;
 
 void ml_grpc_config_init(ml_grpc_config *c);
