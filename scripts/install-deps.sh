@@ -17,7 +17,7 @@ BUILD_PKGS=(
 # HTTP tests, python3-onnx/-torch for building test and benchmark models,
 # python3-grpcio/-grpc-tools for the gRPC client tests, chromium for the UI test.
 TEST_PKGS=(
-  libonnx-testdata postgresql python3 python3-numpy python3-onnx curl ca-certificates
+  libonnx-testdata postgresql python3 python3-numpy python3-onnx curl ca-certificates openssl
   chromium python3-grpcio python3-grpc-tools python3-protobuf python3-torch python3-torchvision
 )
 

@@ -455,19 +455,38 @@ ml_status ml_server_start(const ml_server_config *cfg, ml_registry *reg, ml_runt
      * slow model must not stall other connections sharing a worker. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
     flags |= s->cfg.pool_threads ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION;
+    bool tls = s->cfg.tls_cert_pem && s->cfg.tls_key_pem;
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        free(s);
+        return ml_error(ML_ERR_UNSUPPORTED,
+                        "this libmicrohttpd was built without TLS; serve plain HTTP behind a TLS "
+                        "proxy instead");
+    }
+    if (tls) flags |= MHD_USE_TLS;
+    /* the certificate and key go in only with TLS on (an array, so the
+     * varargs list below stays the same either way) */
+    struct MHD_OptionItem tls_opts[3] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)s->cfg.tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)s->cfg.tls_key_pem},
+        {MHD_OPTION_END, 0, NULL}};
+    if (!tls) tls_opts[0].option = MHD_OPTION_END;
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_THREAD_POOL_SIZE,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(s->cfg.pool_threads > 1 ? s->cfg.pool_threads : 0), MHD_OPTION_END);
     if (!s->daemon) {
         int port = s->cfg.port;
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->idle);
         free(s);
-        return ml_error(ML_ERR_UNAVAILABLE, "cannot listen on %s:%d (in use? try --port)", host,
-                        port);
+        return ml_error(ML_ERR_UNAVAILABLE,
+                        tls ? "cannot listen on %s:%d (in use? try --port; or the TLS "
+                              "certificate and key do not load or do not match)"
+                            : "cannot listen on %s:%d (in use? try --port)",
+                        host, port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : s->cfg.port;

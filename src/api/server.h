@@ -25,6 +25,9 @@ typedef struct ml_server_config {
     /* bearer tokens (borrowed, must outlive the server); NULL = no
      * authentication. Health checks and the UI's static files stay open. */
     const struct ml_auth *auth;
+    /* PEM certificate chain and private key (borrowed strings): HTTPS when
+     * both are set (libmicrohttpd on GnuTLS) */
+    const char *tls_cert_pem, *tls_key_pem;
 } ml_server_config;
 
 void ml_server_config_init(ml_server_config *c);

@@ -1,7 +1,9 @@
 /* `cluster add|use|list|rm`: named server connections in config.yaml. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cmd_common.h"
 #include "cli/commands.h"
@@ -11,6 +13,9 @@ static const ml_opt add_opts[] = {
     {"name", 'n', ML_OPT_VALUE, "NAME", "name of the cluster (required)"},
     {"server", 's', ML_OPT_VALUE, "URL", "REST base URL, e.g. http://localhost:9090 (required)"},
     {"grpc", 0, ML_OPT_VALUE, "HOST:PORT", "gRPC endpoint, e.g. localhost:9091"},
+    {"cacert", 0, ML_OPT_VALUE, "FILE",
+     "PEM file of the CA (or self-signed certificate) to trust for an https server, REST and "
+     "gRPC"},
     {"token", 0, ML_OPT_VALUE, "TOKEN",
      "bearer token sent with every request; '-' reads it from stdin (keeps it out of ps)"},
     {NULL, 0, 0, NULL, NULL},
@@ -102,11 +107,19 @@ static int cluster_add(int argc, char **argv) {
         st = read_token(token_buf, sizeof token_buf);
         token = token_buf;
     }
+    const char *cacert = ml_arg(&a, "cacert");
+    char cacert_abs[PATH_MAX];
+    if (!st && cacert) {
+        /* stored absolute: later commands run from other directories */
+        if (!realpath(cacert, cacert_abs) || access(cacert_abs, R_OK) != 0)
+            st = ml_error(ML_ERR_INVALID_ARGUMENT, "cannot read the CA file '%s'", cacert);
+        cacert = cacert_abs;
+    }
     cfg_file f = {0};
     if (!st) st = open_cfg(&f);
     int replaced = 0;
     if (!st) {
-        ml_cluster c = {(char *)name, (char *)server, (char *)grpc, (char *)token};
+        ml_cluster c = {(char *)name, (char *)server, (char *)grpc, (char *)token, (char *)cacert};
         st = ml_config_put(&f.cfg, &c, &replaced);
     }
     int made_current = 0;

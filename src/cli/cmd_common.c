@@ -201,6 +201,7 @@ ml_status ml_client_open(const ml_args *a, ml_client *c) {
         } else {
             c->target.base_url = cl->server;
             c->target.token = cl->token;
+            c->target.cacert = cl->cacert;
             c->target.cluster = cl->name;
             c->grpc = cl->grpc;
         }

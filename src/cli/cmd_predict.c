@@ -221,8 +221,9 @@ int ml_cmd_predict(int argc, char **argv) {
         else
             st = ml_grpc_endpoint_from_url(c.target.base_url, endpoint, sizeof endpoint);
         if (!st && !raw_kserve) st = to_kserve(&tg, inputs, &req);
-        if (!st)
-            st = ml_grpc_infer(endpoint, c.target.token, tg.name, tg.is_app ? 0 : tg.version,
+        if (!st) /* an https cluster speaks TLS on its gRPC port too */
+            st = ml_grpc_infer(endpoint, c.target.token, !strncmp(c.target.base_url, "https://", 8),
+                               c.target.cacert, tg.name, tg.is_app ? 0 : tg.version,
                                raw_kserve ? inputs : req, &ans);
         if (!st && raw_kserve)
             outputs = json_incref(ans);

@@ -40,6 +40,8 @@ static void usage(FILE *out) {
         "  --grpc-workers N    gRPC calls handled at once (default 2 x CPUs, at least 4);\n"
         "                      a batch gathers at most this many gRPC requests\n"
         "  --no-grpc           do not start the gRPC server\n"
+        "  --tls-cert FILE --tls-key FILE  serve HTTPS and gRPC over TLS with this PEM\n"
+        "                      certificate chain and private key\n"
         "  --auth-token-file F require 'Authorization: Bearer <token>' (gRPC metadata too) for\n"
         "                      everything but health checks; F lists tokens, one per line\n"
         "  --request-timeout-ms N  inference deadline from arrival (REST, and gRPC calls without\n"
@@ -70,10 +72,51 @@ static bool parse_num(const char *s, unsigned long long max, unsigned long long 
     return true;
 }
 
+/* A whole PEM file, bounded (certificate chains are a few KB). */
+static ml_status read_pem(const char *path, const char *what, char **out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return ml_error(ML_ERR_INVALID_ARGUMENT, "cannot read the TLS %s '%s'", what, path);
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap + 2);
+    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    fclose(f);
+    if (!buf) return ml_error(ML_ERR_OUT_OF_MEMORY, "out of memory");
+    buf[n] = '\0';
+    if (n == 0 || n > cap || !strstr(buf, "-----BEGIN ")) {
+        free(buf);
+        return ml_error(ML_ERR_INVALID_ARGUMENT,
+                        "the TLS %s '%s' is not a PEM file (or over 1 MiB)", what, path);
+    }
+    *out = buf;
+    return NULL;
+}
+
+/* Private keys are wiped before their memory is freed. */
+static void free_secret(char *s) {
+    if (!s) return;
+    volatile char *p = s;
+    while (*p) *p++ = 0;
+    free(s);
+}
+
+static ml_status read_tls_files(const char *cert_file, const char *key_file, char **cert,
+                                char **key) {
+    if (!cert_file || !key_file)
+        return ml_error(ML_ERR_INVALID_ARGUMENT, "TLS needs both --tls-cert and --tls-key");
+    ML_TRY(read_pem(cert_file, "certificate", cert));
+    ml_status st = read_pem(key_file, "key", key);
+    if (st) {
+        free(*cert);
+        *cert = NULL;
+    }
+    return st;
+}
+
 int ml_cmd_serve(int argc, char **argv) {
     ml_server_config cfg;
     ml_server_config_init(&cfg);
     const char *data_dir = NULL, *db = NULL, *port_file = NULL, *auth_file = NULL;
+    const char *cert_file = NULL, *key_file = NULL;
     ml_runtime_options ropts = {0};
     ml_grpc_config gcfg;
     ml_grpc_config_init(&gcfg);
@@ -97,6 +140,8 @@ int ml_cmd_serve(int argc, char **argv) {
                                          {"no-grpc", no_argument, 0, 'N'},
                                          {"request-timeout-ms", required_argument, 0, 'R'},
                                          {"auth-token-file", required_argument, 0, 'A'},
+                                         {"tls-cert", required_argument, 0, 'C'},
+                                         {"tls-key", required_argument, 0, 'K'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -167,6 +212,12 @@ int ml_cmd_serve(int argc, char **argv) {
         case 'A':
             auth_file = optarg;
             break;
+        case 'C':
+            cert_file = optarg;
+            break;
+        case 'K':
+            key_file = optarg;
+            break;
         case 'R':
             ok = parse_num(optarg, 86400000ull, &v);
             cfg.request_timeout_ms = gcfg.request_timeout_ms = (unsigned)v;
@@ -208,8 +259,12 @@ int ml_cmd_serve(int argc, char **argv) {
     ml_server *srv = NULL;
     ml_grpc_server *gsrv = NULL;
     ml_auth *auth = NULL;
+    char *cert = NULL, *key = NULL;
     ml_status st = auth_file ? ml_auth_load(auth_file, &auth) : NULL;
     cfg.auth = gcfg.auth = auth;
+    if (!st && (cert_file || key_file)) st = read_tls_files(cert_file, key_file, &cert, &key);
+    cfg.tls_cert_pem = gcfg.tls_cert_pem = cert;
+    cfg.tls_key_pem = gcfg.tls_key_pem = key;
     if (!st) st = ml_registry_open(dir, db, &reg);
     if (!st) st = ml_runtime_create(reg, &ropts, &rt);
     if (!st) st = ml_server_start(&cfg, reg, rt, &srv);
@@ -224,14 +279,16 @@ int ml_cmd_serve(int argc, char **argv) {
         ml_runtime_free(rt);
         ml_registry_close(reg);
         ml_auth_free(auth);
+        free_secret(key);
+        free(cert);
         free(dir);
         return 1;
     }
     if (auth)
         ML_LOG_I("authentication on: %zu bearer token(s) from %s", ml_auth_count(auth), auth_file);
-    ML_LOG_I("mlambda serving on http://%s:%d (registry: %s schema v%d, data dir %s)",
-             cfg.host ? cfg.host : "127.0.0.1", ml_server_port(srv), ml_store_backend(reg->store),
-             ml_store_schema_version(reg->store), dir);
+    ML_LOG_I("mlambda serving on %s://%s:%d (registry: %s schema v%d, data dir %s)",
+             cert ? "https" : "http", cfg.host ? cfg.host : "127.0.0.1", ml_server_port(srv),
+             ml_store_backend(reg->store), ml_store_schema_version(reg->store), dir);
     if (port_file) {
         FILE *f = fopen(port_file, "w");
         if (f) {
@@ -247,6 +304,8 @@ int ml_cmd_serve(int argc, char **argv) {
     ml_runtime_free(rt);
     ml_registry_close(reg);
     ml_auth_free(auth);
+    free_secret(key);
+    free(cert);
     free(dir);
     ML_LOG_I("stopped");
     return 0;

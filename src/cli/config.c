@@ -70,6 +70,7 @@ static void cluster_free(ml_cluster *c) {
     free(c->server);
     free(c->grpc);
     free(c->token);
+    free(c->cacert);
     memset(c, 0, sizeof *c);
 }
 
@@ -88,8 +89,9 @@ ml_cluster *ml_config_find(ml_config *cfg, const char *name) {
 
 ml_status ml_config_put(ml_config *cfg, const ml_cluster *c, int *replaced) {
     ml_cluster copy = {strdup(c->name), strdup(c->server), dup_or_null(c->grpc),
-                       dup_or_null(c->token)};
-    if (!copy.name || !copy.server || (c->grpc && !copy.grpc) || (c->token && !copy.token)) {
+                       dup_or_null(c->token), dup_or_null(c->cacert)};
+    if (!copy.name || !copy.server || (c->grpc && !copy.grpc) || (c->token && !copy.token) ||
+        (c->cacert && !copy.cacert)) {
         cluster_free(&copy);
         return ml_error(ML_ERR_OUT_OF_MEMORY, "out of memory");
     }
@@ -152,7 +154,8 @@ static ml_status load_from_json(const char *path, json_t *doc, ml_config *cfg) {
     json_t *item;
     json_array_foreach(list, i, item) {
         ml_cluster c = {(char *)opt_string(item, "name"), (char *)opt_string(item, "server"),
-                        (char *)opt_string(item, "grpc"), (char *)opt_string(item, "token")};
+                        (char *)opt_string(item, "grpc"), (char *)opt_string(item, "token"),
+                        (char *)opt_string(item, "cacert")};
         if (!c.name || !c.server)
             return ml_error(ML_ERR_INVALID_ARGUMENT,
                             "%s: cluster #%zu needs both 'name' and 'server'; fix the file or "
@@ -217,6 +220,7 @@ ml_status ml_config_save(const char *path, const ml_config *cfg) {
         json_object_set_new(o, "server", json_string(c->server));
         if (c->grpc) json_object_set_new(o, "grpc", json_string(c->grpc));
         if (c->token) json_object_set_new(o, "token", json_string(c->token));
+        if (c->cacert) json_object_set_new(o, "cacert", json_string(c->cacert));
         json_array_append_new(list, o);
     }
     json_object_set_new(doc, "clusters", list);

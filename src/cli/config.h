@@ -8,6 +8,7 @@
  *       server: http://localhost:9090
  *       grpc: localhost:9091        # optional
  *       token: s3cret               # optional, sent as "Authorization: Bearer"
+ *       cacert: /path/ca.pem        # optional, trusted for an https server (REST and gRPC)
  */
 #ifndef MLAMBDA_CLI_CONFIG_H
 #define MLAMBDA_CLI_CONFIG_H
@@ -22,6 +23,7 @@
 
 typedef struct ml_cluster {
     char *name, *server, *grpc, *token; /* owned; grpc/token may be NULL */
+    char *cacert;                       /* owned PEM file path, or NULL (system CAs) */
 } ml_cluster;
 
 typedef struct ml_config {

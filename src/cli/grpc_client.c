@@ -28,9 +28,9 @@ int ml_grpc_client_available(void) {
     return 0;
 }
 
-ml_status ml_grpc_infer(const char *endpoint, const char *token, const char *name, long version,
-                        const json_t *request, json_t **response) {
-    (void)endpoint, (void)token, (void)name, (void)version, (void)request;
+ml_status ml_grpc_infer(const char *endpoint, const char *token, int tls, const char *cacert,
+                        const char *name, long version, const json_t *request, json_t **response) {
+    (void)endpoint, (void)token, (void)tls, (void)cacert, (void)name, (void)version, (void)request;
     *response = NULL;
     return ml_error(ML_ERR_UNSUPPORTED, "gRPC support arrives with the gRPC API; this build has "
                                         "none, call over REST (drop --grpc)");
@@ -314,10 +314,35 @@ static const char *status_name(grpc_status_code s) {
     return s >= 0 && s <= 16 ? names[s] : "UNKNOWN";
 }
 
-/* Sends `req` (serialized) and returns the serialized answer (caller frees). */
-static ml_status call(const char *endpoint, const char *token, const uint8_t *req, size_t len,
-                      grpc_slice *answer) {
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+/* Plain or TLS credentials (the CA PEM read from cacert, or the system's
+ * roots when NULL); *out is released by call(). */
+static ml_status channel_credentials(int tls, const char *cacert, grpc_channel_credentials **out) {
+    if (!tls) {
+        *out = grpc_insecure_credentials_create();
+        return NULL;
+    }
+    char *pem = NULL;
+    if (cacert) {
+        FILE *f = fopen(cacert, "rb");
+        size_t cap = 1 << 20, n = 0;
+        pem = f ? malloc(cap + 1) : NULL;
+        if (pem) n = fread(pem, 1, cap, f);
+        if (f) fclose(f);
+        if (!pem || n == 0) {
+            free(pem);
+            return ml_error(ML_ERR_INVALID_ARGUMENT, "cannot read the CA file '%s'", cacert);
+        }
+        pem[n] = '\0';
+    }
+    *out = grpc_ssl_credentials_create(pem, NULL, NULL, NULL);
+    free(pem);
+    return *out ? NULL : ml_error(ML_ERR_INVALID_ARGUMENT, "cannot use the CA file '%s'", cacert);
+}
+
+/* Sends `req` (serialized) and returns the serialized answer (caller frees).
+ * Takes ownership of creds. */
+static ml_status call(const char *endpoint, const char *token, grpc_channel_credentials *creds,
+                      const uint8_t *req, size_t len, grpc_slice *answer) {
     grpc_channel *ch = grpc_channel_create(endpoint, creds, NULL);
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
     gpr_timespec deadline =
@@ -407,8 +432,8 @@ static ml_status call(const char *endpoint, const char *token, const uint8_t *re
     return st;
 }
 
-ml_status ml_grpc_infer(const char *endpoint, const char *token, const char *name, long version,
-                        const json_t *request, json_t **response) {
+ml_status ml_grpc_infer(const char *endpoint, const char *token, int tls, const char *cacert,
+                        const char *name, long version, const json_t *request, json_t **response) {
     *response = NULL;
     const json_t *inputs = json_object_get(request, "inputs");
     size_t n = json_array_size(inputs);
@@ -440,7 +465,9 @@ ml_status ml_grpc_infer(const char *endpoint, const char *token, const char *nam
 
     grpc_init();
     grpc_slice answer = grpc_empty_slice();
-    st = call(endpoint, token, bytes, len, &answer);
+    grpc_channel_credentials *creds = NULL;
+    st = channel_credentials(tls, cacert, &creds);
+    if (!st) st = call(endpoint, token, creds, bytes, len, &answer);
     free(bytes);
     if (!st) {
         Inference__ModelInferResponse *r = inference__model_infer_response__unpack(

@@ -188,6 +188,7 @@ static ml_status perform(const ml_http_target *t, const char *method, const char
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mlambda-cli/0.1");
     /* "": every coding libcurl can decode; the server gzips large answers */
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    if (t->cacert) curl_easy_setopt(c, CURLOPT_CAINFO, t->cacert);
     set_noproxy(c, noproxy, sizeof noproxy);
     if (upload) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);

@@ -19,6 +19,7 @@ typedef struct ml_http_target {
     const char *base_url; /* "http://host:port", borrowed */
     const char *token;    /* bearer token or NULL, borrowed */
     const char *cluster;  /* name for messages or NULL, borrowed */
+    const char *cacert;   /* PEM file of trusted CAs for https, or NULL (system), borrowed */
 } ml_http_target;
 
 typedef struct ml_http_response {

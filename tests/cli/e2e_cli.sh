@@ -75,12 +75,13 @@ PORT=$(free_port)
 GPORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 SERVE_ARGS=()
+CURL_TLS=() # --cacert FILE once the server speaks TLS
 start_server() {
   "$M" serve --host 127.0.0.1 --port "$PORT" --grpc-port "$GPORT" --data-dir "$WORK/data" "${SERVE_ARGS[@]}" \
     >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do # up to 30 s: sanitizer builds under a parallel ctest are slow
-    curl -sf --noproxy '*' "$URL/v2/health/live" >/dev/null 2>&1 && return 0
+    curl -sf --noproxy '*' "${CURL_TLS[@]}" "$URL/v2/health/live" >/dev/null 2>&1 && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
   done
@@ -322,6 +323,34 @@ run 1 "auth: REST without a token" "$M" --cluster anon model list
 expect "HTTP 401.*bearer token" "401 explained"
 run 1 "auth: gRPC without a token" "$M" --cluster anon predict echo --text hi --grpc
 expect "bearer token" "UNAUTHENTICATED explained"
+
+# --- TLS: https for REST and TLS on the gRPC port, trusted through --cacert -------
+stop_server
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 \
+  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" >/dev/null 2>&1
+SERVE_ARGS=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem")
+URL=https://127.0.0.1:$PORT
+CURL_TLS=(--cacert "$WORK/cert.pem")
+start_server
+run 0 "tls: cluster add --cacert" "$M" cluster add --name tls --server "$URL" --grpc "127.0.0.1:$GPORT" \
+  --cacert "$WORK/cert.pem"
+run 0 "tls: model list over https" "$M" --cluster tls model list
+run 0 "tls: predict over https" "$M" --cluster tls predict echo --text hi
+expect '"hi"' "https answer"
+run 0 "tls: predict over gRPC with TLS" "$M" --cluster tls predict echo --text hi --grpc
+expect '"hi"' "gRPC TLS answer"
+run 0 "tls: cluster without the CA" "$M" cluster add --name tls-untrusted --server "$URL"
+run 3 "tls: an untrusted certificate fails" "$M" --cluster tls-untrusted model list
+expect "certificate" "certificate problem named"
+run 0 "tls: plain http to a TLS port fails" sh -c "! curl -sf --noproxy '*' http://127.0.0.1:$PORT/v2/health/live"
+stop_server
+run 1 "tls: --tls-cert without --tls-key" "$M" serve --port 0 --no-grpc --data-dir "$WORK/data" \
+  --tls-cert "$WORK/cert.pem"
+expect "needs both --tls-cert and --tls-key" "missing key explained"
+URL=http://127.0.0.1:$PORT
+CURL_TLS=()
+SERVE_ARGS=()
+start_server
 
 # --- server down --------------------------------------------------------------------
 stop_server

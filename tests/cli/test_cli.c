@@ -104,8 +104,8 @@ static void config_round_trip(void) {
     ml_config cfg;
     CHECK_OK(ml_config_load(path, &cfg)); /* missing file: empty */
     CHECK_EQ_INT(cfg.n_clusters, 0);
-    ml_cluster a = {"local", "http://localhost:9090", "localhost:9091", "s3cret: \"x\""};
-    ml_cluster b = {"prod", "https://prod.example.com", NULL, NULL};
+    ml_cluster a = {"local", "http://localhost:9090", "localhost:9091", "s3cret: \"x\"", NULL};
+    ml_cluster b = {"prod", "https://prod.example.com", NULL, NULL, "/etc/ssl/prod-ca.pem"};
     int replaced = -1;
     CHECK_OK(ml_config_put(&cfg, &a, &replaced));
     CHECK_EQ_INT(replaced, 0);
@@ -127,8 +127,11 @@ static void config_round_trip(void) {
         CHECK_STR(l->server, "http://localhost:9090");
         CHECK_STR(l->grpc, "localhost:9091");
         CHECK_STR(l->token, "s3cret: \"x\"");
+        CHECK(l->cacert == NULL);
     }
-    ml_cluster a2 = {"local", "http://127.0.0.1:1234", NULL, NULL};
+    ml_cluster *pr = ml_config_find(&cfg, "prod");
+    CHECK(pr && pr->cacert && !strcmp(pr->cacert, "/etc/ssl/prod-ca.pem"));
+    ml_cluster a2 = {"local", "http://127.0.0.1:1234", NULL, NULL, NULL};
     CHECK_OK(ml_config_put(&cfg, &a2, &replaced));
     CHECK_EQ_INT(replaced, 1);
     CHECK_EQ_INT(cfg.n_clusters, 2);
@@ -148,7 +151,7 @@ static void config_round_trip(void) {
     chmod(path, 0644);
     CHECK_OK(ml_config_load(path, &cfg));
     CHECK_EQ_INT(cfg.exposed_tokens, 0); /* no token left in this file */
-    ml_cluster tok = {"t", "http://h", NULL, "secret"};
+    ml_cluster tok = {"t", "http://h", NULL, "secret", NULL};
     CHECK_OK(ml_config_put(&cfg, &tok, NULL));
     CHECK_OK(ml_config_save(path, &cfg)); /* saving restores 0600 */
     ml_config_free(&cfg);
@@ -535,7 +538,7 @@ static void http_errors_are_one_line(void) {
     ml_status_free(st);
 
     /* Nothing listens on port 1: a clear UNAVAILABLE, no curl noise. */
-    ml_http_target t = {"http://127.0.0.1:1", NULL, "local"};
+    ml_http_target t = {"http://127.0.0.1:1", NULL, "local", NULL};
     json_t *ans = NULL;
     st = ml_http_json(&t, "GET", "/api/v2/models", NULL, NULL, &ans);
     CHECK_EQ_INT(ml_status_code(st), ML_ERR_UNAVAILABLE);

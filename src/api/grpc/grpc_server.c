@@ -287,7 +287,13 @@ ml_status ml_grpc_server_start(const ml_grpc_config *cfg, ml_runtime *rt, ml_grp
     char addr[300];
     const char *host = cfg->host && cfg->host[0] ? cfg->host : "127.0.0.1";
     snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, cfg->port);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds;
+    if (cfg->tls_cert_pem && cfg->tls_key_pem) {
+        grpc_ssl_pem_key_cert_pair pair = {cfg->tls_key_pem, cfg->tls_cert_pem};
+        creds = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
+    } else {
+        creds = grpc_insecure_server_credentials_create();
+    }
     s->port = grpc_server_add_http2_port(s->server, addr, creds);
     grpc_server_credentials_release(creds);
     if (s->port <= 0) {
@@ -305,7 +311,8 @@ ml_status ml_grpc_server_start(const ml_grpc_config *cfg, ml_runtime *rt, ml_grp
         }
         s->workers[i].started = true;
     }
-    ML_LOG_I("gRPC listening on %s:%d (%zu workers)", host, s->port, n);
+    ML_LOG_I("gRPC listening on %s:%d (%zu workers%s)", host, s->port, n,
+             cfg->tls_cert_pem && cfg->tls_key_pem ? ", TLS" : "");
     *out = s;
     return ML_STATUS_OK;
 }

@@ -23,6 +23,8 @@ typedef struct ml_grpc_config {
     /* bearer tokens (borrowed, must outlive the server); NULL = no
      * authentication. ServerLive/ServerReady stay open for probes. */
     const struct ml_auth *auth;
+    /* PEM certificate chain and key (borrowed): TLS when both are set */
+    const char *tls_cert_pem, *tls_key_pem;
 } ml_grpc_config;
 
 void ml_grpc_config_init(ml_grpc_config *c);
