@@ -33,8 +33,8 @@ ml_status ml_resize_run_affine_grid(ml_kernel_ctx *ctx) {
     if (theta->rank != 3 || theta->dims[0] != sz[0] || theta->dims[1] != r ||
         theta->dims[2] != r + 1)
         return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
-                             "theta must be [N=%lld, %d, %d] for a %d-D size", (long long)sz[0],
-                             r, r + 1, r);
+                             "theta must be [N=%lld, %d, %d] for a %d-D size", (long long)sz[0], r,
+                             r + 1, r);
     int64_t dims[5];
     dims[0] = sz[0];
     for (int i = 0; i < r; i++) {

@@ -147,8 +147,8 @@ static ml_status rope_run(ml_kernel_ctx *ctx) {
         if (pos->rank != 2 || pos->dims[0] != B || pos->dims[1] != S ||
             (pos->dtype != ML_INT64 && pos->dtype != ML_INT32))
             return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
-                                 "position_ids must be int64 [batch=%lld, seq=%lld]",
-                                 (long long)B, (long long)S);
+                                 "position_ids must be int64 [batch=%lld, seq=%lld]", (long long)B,
+                                 (long long)S);
         if (cosc->rank != 2 || cosc->dims[1] != half)
             return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
                                  "with position_ids, cos_cache must be [max_position, %lld]",
@@ -171,8 +171,8 @@ static ml_status rope_run(ml_kernel_ctx *ctx) {
     const float *xv = misc_f32_view(x, &xo), *cv = misc_f32_view(cosc, &co),
                 *sv = misc_f32_view(sinc, &so);
     float *yv = y->dtype == ML_FLOAT ? y->data : (yo = malloc(n * sizeof(float)));
-    ml_status st = !xv || !cv || !sv || !yv ? ml_error(ML_ERR_OUT_OF_MEMORY, "RotaryEmbedding")
-                                            : NULL;
+    ml_status st =
+        !xv || !cv || !sv || !yv ? ml_error(ML_ERR_OUT_OF_MEMORY, "RotaryEmbedding") : NULL;
     for (int64_t b = 0; !st && b < B; b++)
         for (int64_t s = 0; !st && s < S; s++) {
             int64_t row = b * S + s;

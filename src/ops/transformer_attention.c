@@ -30,8 +30,8 @@ typedef struct attn {
     /* float views */
     const float *q, *k, *v, *pk, *pv;
     float *present_k, *present_v; /* [B, Hkv, T, Dh] / [B, Hkv, T, Dv] */
-    float *y;                      /* in Y's layout */
-    float *qk;                     /* [B, Hq, Sq, T] or NULL */
+    float *y;                     /* in Y's layout */
+    float *qk;                    /* [B, Hq, Sq, T] or NULL */
     /* mask: dims aligned to [B, Hq, Sq, Tm], broadcast strides (0 = broadcast) */
     const float *mask_f;
     const uint8_t *mask_b;
@@ -43,7 +43,8 @@ typedef struct attn {
 /* Row i of Q for (b, h) starts at q + q_off, rows ld apart. */
 static size_t q_off(const attn *a, int64_t b, int64_t h, int64_t *ld) {
     *ld = a->four ? a->Dh : a->Hq * a->Dh;
-    return (size_t)(a->four ? (b * a->Hq + h) * a->Sq * a->Dh : b * a->Sq * a->Hq * a->Dh + h * a->Dh);
+    return (size_t)(a->four ? (b * a->Hq + h) * a->Sq * a->Dh
+                            : b * a->Sq * a->Hq * a->Dh + h * a->Dh);
 }
 
 /* Bias for (b, h, i, j): mask, causal frontier and padding. */
@@ -51,8 +52,8 @@ static float bias(const attn *a, int64_t b, int64_t h, int64_t i, int64_t j) {
     float v = 0;
     if (a->mask_f || a->mask_b) {
         if (j >= a->Tm) return -INFINITY;
-        size_t o = (size_t)(b * a->mstride[0] + h * a->mstride[1] + i * a->mstride[2] +
-                            j * a->mstride[3]);
+        size_t o =
+            (size_t)(b * a->mstride[0] + h * a->mstride[1] + i * a->mstride[2] + j * a->mstride[3]);
         if (a->mask_b)
             v = a->mask_b[o] ? 0.0f : -INFINITY;
         else
@@ -82,16 +83,15 @@ static void heads(void *arg, size_t begin, size_t end) {
         const float *k = a->present_k + (size_t)((b * a->Hkv + kh) * a->T * a->Dh);
         const float *v = a->present_v + (size_t)((b * a->Hkv + kh) * a->T * a->Dv);
         if (a->Dh > 0 && a->T > 0 && a->Sq > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->Sq, (int)a->T,
-                        (int)a->Dh, a->scale, q, (int)ldq, k, (int)a->Dh, 0.0f, s, (int)a->T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->Sq, (int)a->T, (int)a->Dh,
+                        a->scale, q, (int)ldq, k, (int)a->Dh, 0.0f, s, (int)a->T);
         else
             memset(s, 0, st * sizeof(float));
         float *qk = a->qk ? a->qk + (size_t)((b * a->Hq + h) * a->Sq * a->T) : NULL;
         for (int64_t i = 0; i < a->Sq; i++) {
             float *row = s + i * a->T;
             if (a->softcap > 0)
-                for (int64_t j = 0; j < a->T; j++)
-                    row[j] = a->softcap * tanhf(row[j] / a->softcap);
+                for (int64_t j = 0; j < a->T; j++) row[j] = a->softcap * tanhf(row[j] / a->softcap);
             if (qk && a->mode <= 1) memcpy(qk + i * a->T, row, (size_t)a->T * sizeof(float));
             float mx = -INFINITY;
             for (int64_t j = 0; j < a->T; j++) {
@@ -223,8 +223,8 @@ static ml_status mask_shape(const ml_node *node, const ml_tensor *m, attn *a) {
 ml_status ml_attention_run(ml_kernel_ctx *ctx) {
     const ml_node *node = ctx->node;
     const ml_tensor *q, *k, *v, *m = ml_input(ctx, 3), *pk = ml_input(ctx, 4),
-                               *pv = ml_input(ctx, 5),
-                               *np = node->opset >= 24 ? ml_input(ctx, 6) : NULL;
+                                *pv = ml_input(ctx, 5),
+                                *np = node->opset >= 24 ? ml_input(ctx, 6) : NULL;
     ML_TRY(ml_require_input(ctx, 0, &q));
     ML_TRY(ml_require_input(ctx, 1, &k));
     ML_TRY(ml_require_input(ctx, 2, &v));

@@ -96,14 +96,15 @@ ml_status ml_model_spec_parse(const json_t *j, ml_model_spec **out) {
         bool pref_ok = !pref || (json_is_array(pref) && json_array_size(pref) <= 8);
         for (size_t k = 0; pref_ok && pref && k < json_array_size(pref); k++) {
             const json_t *p = json_array_get(pref, k);
-            pref_ok = json_is_integer(p) && json_integer_value(p) >= 1 &&
-                      json_is_integer(m) && json_integer_value(p) <= json_integer_value(m);
+            pref_ok = json_is_integer(p) && json_integer_value(p) >= 1 && json_is_integer(m) &&
+                      json_integer_value(p) <= json_integer_value(m);
         }
         if (!json_is_object(b) || !json_is_integer(m) || json_integer_value(m) < 1 ||
             json_integer_value(m) > 1024 ||
-            (d &&
-             (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > 1000000)) ||
-            (n && (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > 64)) ||
+            (d && (!json_is_integer(d) || json_integer_value(d) < 0 ||
+                   json_integer_value(d) > 1000000)) ||
+            (n &&
+             (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > 64)) ||
             !pref_ok)
             st = ml_error(ML_ERR_INVALID_ARGUMENT,
                           "serving.yaml: batching needs max_batch_size 1..1024, and optionally "

@@ -164,8 +164,8 @@ static ml_status split(const ml_tensor_list *outs, job **jobs, int n) {
 }
 
 static void run_alone(ml_batcher *b, job *j) {
-    j->st = ml_instance_run(b->inst, j->in, j->want, j->n_want, j->deadline_ns, j->out,
-                            &j->compute_ns);
+    j->st =
+        ml_instance_run(b->inst, j->in, j->want, j->n_want, j->deadline_ns, j->out, &j->compute_ns);
 }
 
 /* The latest deadline of the batch, 0 when one request has none: the run
@@ -187,8 +187,8 @@ static void run_batch(ml_batcher *b, job **jobs, int n, int64_t total) {
     uint64_t compute = 0;
     ml_status st = concat(jobs, n, total, &cat);
     if (!st)
-        st = ml_instance_run(b->inst, &cat, jobs[0]->want, jobs[0]->n_want,
-                             batch_deadline(jobs, n), &outs, &compute);
+        st = ml_instance_run(b->inst, &cat, jobs[0]->want, jobs[0]->n_want, batch_deadline(jobs, n),
+                             &outs, &compute);
     bool batchable = !st;
     for (size_t i = 0; batchable && i < outs.n; i++)
         if (outs.tensors[i]->rank < 1 || outs.tensors[i]->dims[0] != total) batchable = false;
@@ -231,8 +231,8 @@ static void *loop(void *arg) {
         uint64_t deadline = b->head->enq_ns + b->cfg.max_delay_ns;
         /* Reaching max_batch_size, or the largest preferred size, ends the
          * wait early; otherwise the head waits out its delay. */
-        int64_t go_rows = b->cfg.n_preferred ? b->cfg.preferred[b->cfg.n_preferred - 1]
-                                             : b->cfg.max_batch_size;
+        int64_t go_rows =
+            b->cfg.n_preferred ? b->cfg.preferred[b->cfg.n_preferred - 1] : b->cfg.max_batch_size;
         while (!b->stop && queued_rows(b->head, b->cfg.max_batch_size) < go_rows) {
             uint64_t now = ml_now_ns();
             if (now >= deadline) break;

@@ -92,8 +92,7 @@ static ml_status map_json_text(const ml_value *m, const char *name, char **text)
         json_t *v = elem_json(m->values, i);
         if (!v || json_object_setn_new(obj, key, key_len, v) != 0)
             st = ml_error(ML_ERR_UNSUPPORTED,
-                          "output '%s' has a map key or value that is not valid UTF-8 text",
-                          name);
+                          "output '%s' has a map key or value that is not valid UTF-8 text", name);
     }
     if (!st && !(*text = json_dumps(obj, JSON_COMPACT)))
         st = ml_error(ML_ERR_OUT_OF_MEMORY, "out of memory");
@@ -202,7 +201,6 @@ ml_status ml_output_to_tensor(const ml_value *v, const char *name, ml_tensor **o
         return seq_of_tensors(v, name, out);
     default:
         return ml_error(ML_ERR_UNSUPPORTED,
-                        "output '%s' has no value (an optional output the model left empty)",
-                        name);
+                        "output '%s' has no value (an optional output the model left empty)", name);
     }
 }

@@ -320,8 +320,8 @@ ml_status ml_instance_run(ml_instance *inst, const ml_tensor_list *in, const cha
     }
     uint64_t t0 = ml_now_ns();
     if (!st && deadline_ns && t0 >= deadline_ns)
-        st = ml_error(ML_ERR_DEADLINE, "the request's deadline passed before %s:%d ran",
-                      inst->name, inst->version);
+        st = ml_error(ML_ERR_DEADLINE, "the request's deadline passed before %s:%d ran", inst->name,
+                      inst->version);
     ml_run_options ro = {.deadline_ns = deadline_ns, .cancel = NULL};
     if (!st) st = ml_session_run_with(s, &ro, bound, in_names, vals, n_out, out_names, outs);
     if (compute_ns) *compute_ns += ml_now_ns() - t0;

@@ -15,8 +15,7 @@ static void test_rms_norm(void) {
     const float x[] = {3, 4, 0, 0}, g[] = {1, 2};
     ml_tensor *in[2] = {ml_test_f32(2, d, x), ml_test_f32(1, sd, g)};
     ml_attr a = ml_test_attr_float("epsilon", 0.0f);
-    ml_tensor *y = ml_test_run1("RMSNormalization", 23, &a, 1,
-                                2, (const ml_tensor *const *)in);
+    ml_tensor *y = ml_test_run1("RMSNormalization", 23, &a, 1, 2, (const ml_tensor *const *)in);
     CHECK(y != NULL);
     if (y) { /* rms of (3, 4) is sqrt(12.5) */
         float r = sqrtf(12.5f);
@@ -29,8 +28,8 @@ static void test_rms_norm(void) {
     const float g3[] = {1, 1, 1};
     ml_tensor *in2[2] = {in[0], ml_test_f32(1, bad, g3)};
     ml_tensor *out = NULL;
-    ml_status st = ml_test_run("", "RMSNormalization", 23, NULL, 0, 2,
-                               (const ml_tensor *const *)in2, 1, &out);
+    ml_status st =
+        ml_test_run("", "RMSNormalization", 23, NULL, 0, 2, (const ml_tensor *const *)in2, 1, &out);
     CHECK(st && strstr(ml_status_message(st), "scale"));
     ml_status_free(st);
     ml_tensor_free(out);
@@ -59,8 +58,8 @@ static void test_rotary(void) {
     ml_tensor *in4[4] = {in[0], ml_test_f32(2, pcd, c), ml_test_f32(2, pcd, s),
                          ml_test_i64(2, pd, p)};
     ml_tensor *out = NULL;
-    ml_status st = ml_test_run("", "RotaryEmbedding", 23, NULL, 0, 4,
-                               (const ml_tensor *const *)in4, 1, &out);
+    ml_status st =
+        ml_test_run("", "RotaryEmbedding", 23, NULL, 0, 4, (const ml_tensor *const *)in4, 1, &out);
     CHECK(st && strstr(ml_status_message(st), "position_ids"));
     ml_status_free(st);
     ml_tensor_free(out);

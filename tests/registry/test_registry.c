@@ -169,9 +169,12 @@ static void test_model_spec_and_contract(void) {
         ml_model_spec_free(s);
     }
     const char *bad_batching[] = {
-        "batching: {max_batch_size: 0}", "batching: {max_batch_size: 2000}",
-        "batching: {max_batch_size: 8, instances: 0}", "batching: {max_batch_size: 8, instances: 65}",
-        "batching: {max_batch_size: 8, max_queue_delay_us: -1}", "batching: [8]",
+        "batching: {max_batch_size: 0}",
+        "batching: {max_batch_size: 2000}",
+        "batching: {max_batch_size: 8, instances: 0}",
+        "batching: {max_batch_size: 8, instances: 65}",
+        "batching: {max_batch_size: 8, max_queue_delay_us: -1}",
+        "batching: [8]",
         "batching: {max_batch_size: 8, preferred_batch_sizes: [16]}",
         "batching: {max_batch_size: 8, preferred_batch_sizes: 4}",
         "batching: {max_batch_size: 8, preferred_batch_sizes: [1,2,3,4,5,6,7,8,8]}"};

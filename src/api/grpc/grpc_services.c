@@ -5,14 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-ml_status ml_grpc_kserve_server_live(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_server_ready(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_model_ready(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_server_metadata(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_model_metadata(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_kserve_model_infer(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_kserve_server_live(const ml_grpc_call *, const uint8_t *, size_t,
+                                     ml_grpc_reply *);
+ml_status ml_grpc_kserve_server_ready(const ml_grpc_call *, const uint8_t *, size_t,
+                                      ml_grpc_reply *);
+ml_status ml_grpc_kserve_model_ready(const ml_grpc_call *, const uint8_t *, size_t,
+                                     ml_grpc_reply *);
+ml_status ml_grpc_kserve_server_metadata(const ml_grpc_call *, const uint8_t *, size_t,
+                                         ml_grpc_reply *);
+ml_status ml_grpc_kserve_model_metadata(const ml_grpc_call *, const uint8_t *, size_t,
+                                        ml_grpc_reply *);
+ml_status ml_grpc_kserve_model_infer(const ml_grpc_call *, const uint8_t *, size_t,
+                                     ml_grpc_reply *);
 ml_status ml_grpc_tf_predict(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
-ml_status ml_grpc_tf_get_model_metadata(const ml_grpc_call *, const uint8_t *, size_t, ml_grpc_reply *);
+ml_status ml_grpc_tf_get_model_metadata(const ml_grpc_call *, const uint8_t *, size_t,
+                                        ml_grpc_reply *);
 
 static const struct {
     const char *method;

@@ -65,7 +65,8 @@ static Tensorflow__Serving__ModelSpec *answer_spec(ml_arena *a, const ml_grpc_ta
     return s;
 }
 
-ml_status ml_grpc_tf_predict(const ml_grpc_call *call, const uint8_t *req, size_t len, ml_grpc_reply *reply) {
+ml_status ml_grpc_tf_predict(const ml_grpc_call *call, const uint8_t *req, size_t len,
+                             ml_grpc_reply *reply) {
     ml_runtime *rt = call->rt;
     Tensorflow__Serving__PredictRequest *r =
         tensorflow__serving__predict_request__unpack(NULL, len, req);
