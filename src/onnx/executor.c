@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "onnx/executor_internal.h"
 #include "onnx/graph.h"
 
 #define FREE_LIST_MAX ML_STASH_MAX
@@ -181,17 +182,22 @@ static void drop_slot(frame *f, int s) {
 
 static ml_status check_limits(const ml_run_options *lim, const ml_node *next) {
     if (!lim) return ML_STATUS_OK;
+    /* exported graphs often leave node names empty: name the op then */
+    const char *q = next->name[0] ? " '" : "", *n = next->name[0] ? next->name : "",
+               *e = next->name[0] ? "'" : "";
     if (lim->cancel && *lim->cancel)
-        return ml_error(ML_ERR_UNAVAILABLE, "the run was cancelled before node '%s' (%s)",
-                        next->name, next->op_type);
+        return ml_error(ML_ERR_UNAVAILABLE, "the run was cancelled (stopped before %s node%s%s%s)",
+                        next->op_type, q, n, e);
     if (lim->deadline_ns && ml_now_ns() > lim->deadline_ns)
-        return ml_error(ML_ERR_DEADLINE, "the deadline passed before node '%s' (%s)", next->name,
-                        next->op_type);
+        return ml_error(ML_ERR_DEADLINE,
+                        "the request's deadline passed (the model stopped before %s node%s%s%s)",
+                        next->op_type, q, n, e);
     return ML_STATUS_OK;
 }
 
 static ml_status exec_nodes(frame *f) {
     const ml_graph *g = f->g;
+    bool profile = ml_exec_profiling();
     ml_value *in_small[16], *out_small[16];
     for (size_t k = 0; k < g->n_nodes; k++) {
         const ml_exec_node *en = &g->nodes[k];
@@ -209,7 +215,17 @@ static ml_status exec_nodes(frame *f) {
         for (size_t i = 0; i < n->n_inputs; i++)
             in[i] = en->in_slots[i] >= 0 ? f->vals[en->in_slots[i]] : NULL;
         for (size_t o = 0; o < n->n_outputs; o++) outs[o] = NULL;
-        ml_status st = run_kernel(en, in, outs, f->run->pool, &exec_env, f);
+        ml_threadpool *pool = f->run->pool;
+        if (en->copy_op && pool) {
+            size_t bytes = 0;
+            for (size_t i = 0; i < n->n_inputs; i++)
+                if (in[i] && in[i]->kind == ML_VALUE_TENSOR)
+                    bytes += ml_tensor_nbytes(in[i]->tensor);
+            if (bytes < ML_EXEC_INLINE_BYTES) pool = NULL;
+        }
+        uint64_t t0 = profile ? ml_now_ns() : 0;
+        ml_status st = run_kernel(en, in, outs, pool, &exec_env, f);
+        if (profile) ml_exec_profile_add(n, ml_now_ns() - t0);
         if (!st) {
             for (size_t o = 0; o < n->n_outputs; o++) {
                 int s = en->out_slots[o];

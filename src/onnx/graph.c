@@ -307,17 +307,23 @@ static void drop_state(ml_exec_node *en) {
     en->has_state = false;
 }
 
+ml_status ml_graph_rebind(ml_graph *g, ml_exec_node *en) {
+    drop_state(en);
+    return bind_kernel(g, en);
+}
+
 ml_status ml_graph_finalize(ml_graph *g) {
     ML_TRY(topo_sort(g));
     for (size_t i = 0; i < g->n_outputs; i++) g->slots[g->output_slots[i]].is_output = true;
     bool optimize = g->model->optimization_level >= 1;
-    if (g->model->optimization_level >= 2) ML_TRY(ml_graph_fuse(g));
     for (size_t k = 0; k < g->n_nodes; k++) {
         ml_exec_node *en = &g->nodes[k];
-        if (en->skip) continue; /* fused away */
         ML_TRY(bind_kernel(g, en));
         if (optimize && foldable(g, en)) ML_TRY(try_fold(g, en));
     }
+    /* fusions run after folding, so they see every constant (Identity of an
+     * initializer, shape arithmetic on constants) as one */
+    if (g->model->optimization_level >= 2) ML_TRY(ml_graph_fuse(g));
     if (optimize) mark_live(g);
     for (size_t k = 0; k < g->n_nodes; k++) {
         ml_exec_node *en = &g->nodes[k];
@@ -325,6 +331,8 @@ ml_status ml_graph_finalize(ml_graph *g) {
             drop_state(en);
             continue;
         }
+        en->copy_op = !en->node.domain[0] && (strcmp(en->node.op_type, "Transpose") == 0 ||
+                                              strcmp(en->node.op_type, "Slice") == 0);
         for (size_t o = 0; o < en->node.n_outputs; o++)
             if (en->out_slots[o] >= 0) g->slots[en->out_slots[o]].producer = (int)k;
         for (size_t i = 0; i < en->node.n_inputs; i++)

@@ -46,6 +46,9 @@ typedef struct ml_exec_node {
     int *implicit_slots;
     bool skip;      /* folded into constants or dead */
     bool has_state; /* kernel->init ran and node.state must be destroyed */
+    /* a pure copy op (Transpose, Slice) whose kernel splits work over the
+     * pool from 16 KiB on: the executor runs it inline below ML_EXEC_INLINE_BYTES */
+    bool copy_op;
 } ml_exec_node;
 
 typedef struct ml_model ml_model;
@@ -110,14 +113,22 @@ int ml_graph_resolve(ml_graph *g, const char *name);
  * computes use counts. */
 ml_status ml_graph_finalize(ml_graph *g);
 void ml_graph_free(ml_graph *g);
-/* graph_fuse.c: level-2 rewrites (Conv + BatchNormalization folding) on a
- * sorted graph whose kernels are not bound yet. */
+/* graph_fuse*.c: level-2 rewrites (Conv + BatchNormalization, Gelu, Add +
+ * LayerNormalization ...) on a sorted, bound and constant-folded graph; every
+ * node a rewrite changes is re-bound (ml_graph_rebind) before it returns. */
 ml_status ml_graph_fuse(ml_graph *g);
+/* Drops en's kernel state and binds it again (after a fusion changed its op,
+ * inputs or constants). */
+ml_status ml_graph_rebind(ml_graph *g, ml_exec_node *en);
 /* Model-wide opset of a domain ("" and "ai.onnx" are the same); 0 if absent. */
 int ml_model_opset(const ml_model *m, const char *domain);
 void ml_model_free(ml_model *m);
 
 /* ---- executor.c ---- */
+/* Copy ops with less input than this run on the calling thread: a pool
+ * hand-off costs more than copying 64 KiB (measured 16x slower Transposes of
+ * 32 KiB on a busy 2-core machine). */
+#define ML_EXEC_INLINE_BYTES ((size_t)64 << 10)
 #define ML_STASH_MAX 32
 /* Dead tensors kept between runs of one session so repeated runs reuse
  * buffers instead of allocating (and page-faulting) them again. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops/conv_internal.h"
+#include "ops/gemm_fast.h"
 #include "ops/families.h"
 #include "ops/linalg_internal.h"
 
@@ -76,21 +77,9 @@ static bool conv_is_pointwise(const nn_conv_dims *cd) {
     return true;
 }
 
-/* im2col copies many short rows (a 28-wide feature map is 112 bytes): GCC
- * would turn those loops into memcpy/memset calls costing more than the
- * copy itself, so it is told to keep them inline. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define NN_INLINE_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define NN_INLINE_LOOPS
-#endif
-
 /* Column-buffer elements per tile: 64 Ki floats (256 KiB) fit in L2 next to
  * BLAS's packed copies. */
 #define NN_CONV_TILE_ELEMS ((int64_t)1 << 16)
-/* Per-thread buffers up to this size are kept between runs (bands are
- * normally 256 KiB; this bounds what each request/pool thread holds). */
-#define NN_CONV_SCRATCH_KEEP ((size_t)8 << 20)
 
 typedef struct conv_scratch {
     void *p;
@@ -111,11 +100,7 @@ static void scratch_key_init(void) {
     scratch_ok = pthread_key_create(&scratch_key, scratch_release) == 0;
 }
 
-/* A per-thread column buffer of at least `bytes`, valid until the thread's
- * next call (so at most one in use per thread: tasks never nest). Saves a
- * malloc (often an mmap and page faults) per tile. NULL when out of memory
- * or above NN_CONV_SCRATCH_KEEP. */
-static void *nn_conv_scratch(size_t bytes) {
+void *nn_conv_scratch(size_t bytes) {
     pthread_once(&scratch_once, scratch_key_init);
     /* huge tiles (one output row of a very deep conv) take the untiled path */
     if (!scratch_ok || bytes > NN_CONV_SCRATCH_KEEP) return NULL;
@@ -450,10 +435,145 @@ ml_status nn_conv_exact_f32(const ml_node *node, ml_threadpool *pool, const nn_c
     return ML_STATUS_OK;
 }
 
+/* ---- float convolution on the own GEMM (gemm_fast.h) ----
+ * Y[Mg, out_sp] of a slice = W_g[Mg, rows] @ col[rows, out_sp]: the weights
+ * are the packed A (packed once at load, see conv_init), the column band
+ * (or the input itself for pointwise convs) is the streamed B, and bias,
+ * the FusedConv sum input Z and the activation ride in the epilogue. */
+
+typedef struct conv_fast {
+    const nn_conv_dims *cd;
+    const float *x, *wp, *b, *z;
+    float *y;
+    const nn_act *act;
+    size_t wp_group; /* floats per group in wp */
+    bool pointwise;
+    int64_t tile_outer, tiles;
+    int failed;
+} conv_fast;
+
+static void conv_fast_tiles(void *arg, size_t begin, size_t end) {
+    conv_fast *a = arg;
+    const nn_conv_dims *cd = a->cd;
+    int64_t rows = cd->Cg * cd->kvol, inner = cd->g.out[cd->g.nsp - 1];
+    int64_t outer = cd->out_sp / inner;
+    for (size_t t = begin; t < end; t++) {
+        int64_t sl = (int64_t)t / a->tiles, n = sl / cd->G, gi = sl % cd->G;
+        int64_t o0 = ((int64_t)t % a->tiles) * a->tile_outer;
+        int64_t o1 = o0 + a->tile_outer < outer ? o0 + a->tile_outer : outer;
+        int64_t ncol = (o1 - o0) * inner;
+        const float *xg = a->x + (n * cd->C + gi * cd->Cg) * cd->in_sp;
+        int64_t yoff = (n * cd->M + gi * cd->Mg) * cd->out_sp + o0 * inner;
+        nn_gemm_opnd B = {.p = xg + o0 * inner, .rs = cd->in_sp, .cs = 1};
+        if (!a->pointwise && rows > 0) {
+            float *col = nn_conv_scratch(sizeof(float) * (size_t)(rows * ncol));
+            if (!col) {
+                __atomic_store_n(&a->failed, 1, __ATOMIC_RELAXED);
+                return;
+            }
+            im2col_float job = {cd, xg, col, o0, o1};
+            im2col_rows_float(&job, 0, (size_t)rows);
+            B = (nn_gemm_opnd){.p = col, .rs = ncol, .cs = 1};
+        }
+        nn_gemm_opnd A = {.p = a->wp + (size_t)gi * a->wp_group, .packed = true};
+        nn_gemm_epi e = {.alpha = 1.0f,
+                         .beta = 1.0f,
+                         .cin = a->z ? a->z + yoff : NULL,
+                         .ldcin = cd->out_sp,
+                         .bias_row = a->b ? a->b + gi * cd->Mg : NULL,
+                         .act = *a->act};
+        nn_gemm(NULL, (int)cd->Mg, (int)ncol, (int)rows, &A, &B, a->y + yoff, cd->out_sp, &e);
+    }
+}
+
+/* Z and the activation after a kernel without an epilogue. */
+static void conv_post(const nn_conv_dims *cd, const float *z, const nn_act *act, float *y) {
+    size_t n = (size_t)(cd->N * cd->M * cd->out_sp);
+    if (z)
+        for (size_t i = 0; i < n; i++) y[i] += z[i];
+    nn_act_apply(act, y, n);
+}
+
+ml_status nn_conv_f32_fused(const ml_node *node, ml_threadpool *pool, const nn_conv_dims *cd,
+                            const float *x, const float *w, const float *wp, const float *b,
+                            const float *z, const nn_act *act, float *y) {
+    int64_t rows = cd->Cg * cd->kvol, slices = cd->N * cd->G;
+    if (slices == 0 || cd->out_sp == 0 || cd->Mg == 0) return ML_STATUS_OK;
+    if (w && conv_depthwise_f32(pool, cd, x, w, b, y)) {
+        conv_post(cd, z, act, y);
+        return ML_STATUS_OK;
+    }
+    bool pointwise = conv_is_pointwise(cd);
+    size_t threads = ml_threadpool_size(pool);
+    int64_t inner = cd->g.out[cd->g.nsp - 1], outer = cd->out_sp / inner;
+    int64_t per = (rows ? rows : 1) * inner; /* column-buffer floats per outer position */
+    int64_t tile_outer = NN_CONV_TILE_ELEMS / per;
+    if (tile_outer < 1) tile_outer = 1;
+    if (tile_outer > outer) tile_outer = outer;
+    double work = (double)cd->Mg * (double)cd->out_sp * (double)(rows ? rows : 1) * (double)slices;
+    if (threads > 1 && slices < (int64_t)threads * 2 && work >= NN_GEMM_PAR_MIN) {
+        /* few slices (batch 1): smaller bands so every thread gets two */
+        int64_t per_slice = ((int64_t)threads * 2 + slices - 1) / slices;
+        int64_t cap = (outer + per_slice - 1) / per_slice;
+        if (cap < tile_outer) tile_outer = cap;
+    }
+    bool fits = pointwise || (size_t)(per * tile_outer) * sizeof(float) <= NN_CONV_SCRATCH_KEEP;
+    size_t per_group = nn_gemm_packa_floats((int)cd->Mg, (int)rows);
+    if (!fits) {
+        /* one output row of a huge conv overflows the band buffers: the
+         * BLAS path with a whole-slice column matrix, then Z and act */
+        float *unpacked = NULL;
+        if (!w) { /* only packed float16/bfloat16 weights: undo the strips */
+            unpacked = malloc(sizeof(float) * (size_t)(cd->M * rows) + 1);
+            if (!unpacked)
+                return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory for the weights");
+            for (int64_t m = 0; m < cd->M; m++)
+                for (int64_t r = 0; r < rows; r++) {
+                    int64_t g = m / cd->Mg, mg = m % cd->Mg;
+                    unpacked[m * rows + r] =
+                        wp[(size_t)g * per_group +
+                           (size_t)(mg / NN_GEMM_STRIP) * (size_t)rows * NN_GEMM_STRIP +
+                           (size_t)r * NN_GEMM_STRIP + (size_t)(mg % NN_GEMM_STRIP)];
+                }
+            w = unpacked;
+        }
+        ml_status st = nn_conv_float(node, pool, cd, x, w, b, y);
+        free(unpacked);
+        ML_TRY(st);
+        conv_post(cd, z, act, y);
+        return ML_STATUS_OK;
+    }
+    float *owned = NULL;
+    if (!wp) { /* weights not constant: pack them for this run */
+        owned = malloc(sizeof(float) * per_group * (size_t)cd->G + 1);
+        if (!owned)
+            return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory to pack the weights");
+        for (int64_t g = 0; g < cd->G; g++)
+            nn_gemm_packa(w + g * cd->Mg * rows, rows, 1, (int)cd->Mg, (int)rows,
+                          owned + (size_t)g * per_group);
+        wp = owned;
+    }
+    if (!pointwise && rows > 0 && nn_conv_shift_run(pool, cd, x, wp, per_group, b, z, act, y)) {
+        free(owned);
+        return ML_STATUS_OK;
+    }
+    int64_t tiles = (outer + tile_outer - 1) / tile_outer;
+    conv_fast job = {cd, x, wp, b, z, y, act, per_group, pointwise, tile_outer, tiles, 0};
+    /* chunks of at least half the threshold: tiny convs stay inline */
+    double task = (double)cd->Mg * (double)(rows ? rows : 1) * (double)(tile_outer * inner);
+    double half = NN_GEMM_PAR_MIN / 2;
+    size_t min_chunk = task >= half ? 1 : (size_t)(half / task) + 1;
+    ml_parallel_for(pool, (size_t)(slices * tiles), min_chunk, conv_fast_tiles, &job);
+    free(owned);
+    if (job.failed)
+        return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory for an im2col band");
+    return ML_STATUS_OK;
+}
+
 ml_status nn_conv_f32(const ml_node *node, ml_threadpool *pool, const nn_conv_dims *cd,
                       const float *x, const float *w, const float *b, float *y) {
-    if (conv_depthwise_f32(pool, cd, x, w, b, y)) return ML_STATUS_OK;
-    return nn_conv_float(node, pool, cd, x, w, b, y);
+    static const nn_act none = {NN_ACT_NONE, 0.0f, 0.0f};
+    return nn_conv_f32_fused(node, pool, cd, x, w, NULL, b, NULL, &none, y);
 }
 
 ml_status nn_conv_f64(const ml_node *node, ml_threadpool *pool, const nn_conv_dims *cd,
@@ -461,36 +581,114 @@ ml_status nn_conv_f64(const ml_node *node, ml_threadpool *pool, const nn_conv_di
     return nn_conv_double(node, pool, cd, x, w, b, y);
 }
 
-static ml_status conv_f32_any(const ml_node *node, ml_threadpool *pool, const void *dims,
-                              const float *x, const float *w, const float *b, float *y) {
-    return nn_conv_f32(node, pool, (const nn_conv_dims *)dims, x, w, b, y);
+/* Conv / FusedConv state: the weights packed for the GEMM (or, for
+ * depthwise convs, a float32 copy of float16/bfloat16 ones) and the
+ * activation. Packed copies are shared with nodes reading the same weight. */
+typedef struct conv_state {
+    const float *wp;  /* NN_PACK_CONV_A */
+    const float *w32; /* NN_PACK_F32 */
+    nn_act act;
+} conv_state;
+
+static void conv_free(void *state) {
+    conv_state *s = state;
+    if (!s) return;
+    nn_pack_release(s->wp);
+    nn_pack_release(s->w32);
+    free(s);
+}
+
+static ml_status conv_init(const ml_node *node, void **state) {
+    *state = NULL;
+    nn_blas_init();
+    ML_TRY(nn_check_spatial_attrs(node, false));
+    conv_state *s = calloc(1, sizeof *s);
+    if (!s) return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory for the node state");
+    ml_status st = ML_STATUS_OK;
+    if (strcmp(node->op_type, "FusedConv") == 0) {
+        const float *params;
+        size_t n = ml_attr_floats(node, "activation_params", &params);
+        st = nn_act_parse(node, ml_attr_string(node, "activation", ""), params, n, &s->act);
+    }
+    const ml_tensor *w = node->const_inputs && node->n_inputs >= 2 ? node->const_inputs[1] : NULL;
+    if (!st && w && nn_is_float(w->dtype) && w->dtype != ML_DOUBLE && w->rank >= 3) {
+        int64_t G = ml_attr_int(node, "group", 1);
+        bool depthwise = w->rank == 4 && w->dims[1] == 1 && G > 1;
+        if (!depthwise && G >= 1 && w->dims[0] % G == 0 && w->dims[0] > 0)
+            st = nn_pack_acquire_ex(node, w, NN_PACK_CONV_A, G, &s->wp);
+        else if (w->dtype != ML_FLOAT)
+            st = nn_pack_acquire(node, w, NN_PACK_F32, &s->w32);
+    }
+    if (st) {
+        conv_free(s);
+        return st;
+    }
+    *state = s;
+    return ML_STATUS_OK;
 }
 
 static ml_status conv_run(ml_kernel_ctx *ctx) {
     const ml_node *node = ctx->node;
-    const ml_tensor *x, *w, *b = ml_input(ctx, 2);
+    const conv_state *s = node->state;
+    bool fused = strcmp(node->op_type, "FusedConv") == 0;
+    const ml_tensor *x, *w, *b = ml_input(ctx, 2), *z = fused ? ml_input(ctx, 3) : NULL;
     ML_TRY(ml_require_input(ctx, 0, &x));
     ML_TRY(ml_require_input(ctx, 1, &w));
-    if (!nn_is_float(x->dtype) || w->dtype != x->dtype || (b && b->dtype != x->dtype))
+    if (!nn_is_float(x->dtype) || w->dtype != x->dtype || (b && b->dtype != x->dtype) ||
+        (z && z->dtype != x->dtype))
         return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
-                             "X, W and B must share one float type (got %s, %s)",
+                             "X, W, B (and Z) must share one float type (got %s, %s)",
                              ml_dtype_name(x->dtype), ml_dtype_name(w->dtype));
     nn_conv_dims cd;
     ML_TRY(nn_conv_dims_init(node, x, w, &cd));
     if (b && (b->rank != 1 || b->dims[0] != cd.M))
         return ml_node_error(node, ML_ERR_INVALID_ARGUMENT, "B must be 1-D of size M=%lld",
                              (long long)cd.M);
+    if (z && !ml_shape_equal(z->rank, z->dims, cd.out_rank, cd.out_dims)) {
+        char sz[128], sy[128];
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
+                             "Z has shape %s but the output has shape %s; they must match",
+                             ml_shape_format(z->rank, z->dims, sz, sizeof sz),
+                             ml_shape_format(cd.out_rank, cd.out_dims, sy, sizeof sy));
+    }
     ml_tensor *y;
     ML_TRY(ml_output_tensor(ctx, 0, x->dtype, cd.out_rank, cd.out_dims, &y));
     if (ml_tensor_numel(y) == 0) return ML_STATUS_OK; /* loops below may span huge empty dims */
-    if (x->dtype == ML_DOUBLE)
+    if (x->dtype == ML_DOUBLE) {
+        if (fused && (z || (s && s->act.kind != NN_ACT_NONE)))
+            return ml_node_error(node, ML_ERR_UNSUPPORTED,
+                                 "FusedConv supports float, float16 and bfloat16, not double");
         return nn_conv_f64(node, ctx->pool, &cd, x->data, w->data, b ? b->data : NULL, y->data);
-    return nn_run_conv_like_f32(node, ctx->pool, &cd, x, w, b, y, conv_f32_any);
+    }
+    /* the packed weights stand for W only while W is the load-time constant */
+    const float *wp = s && s->wp && w->data == node->const_inputs[1]->data ? s->wp : NULL;
+    const float *fx = NULL, *fw = NULL, *fb = NULL, *fz = NULL;
+    float *ox = NULL, *ow = NULL, *ob = NULL, *oz = NULL, *fy = NULL, *oy = NULL;
+    ml_status st = nn_f32_view(node, x, &fx, &ox);
+    if (!st && s && s->w32)
+        fw = s->w32;
+    else if (!st && (!wp || w->dtype == ML_FLOAT))
+        st = nn_f32_view(node, w, &fw, &ow);
+    if (!st && b) st = nn_f32_view(node, b, &fb, &ob);
+    if (!st && z) st = nn_f32_view(node, z, &fz, &oz);
+    if (!st) st = nn_f32_target(node, y, &fy, &oy);
+    static const nn_act none = {NN_ACT_NONE, 0.0f, 0.0f};
+    if (!st)
+        st = nn_conv_f32_fused(node, ctx->pool, &cd, fx, fw, wp, fb, fz, s ? &s->act : &none, fy);
+    if (!st)
+        nn_f32_commit(y, oy);
+    else
+        free(oy);
+    free(ox);
+    free(ow);
+    free(ob);
+    free(oz);
+    return st;
 }
 
 ml_status nn_conv_transpose_run(ml_kernel_ctx *ctx);
 
-/* Conv/ConvTranspose state: a float32 copy of a constant float16/bfloat16 W,
+/* ConvTranspose state: a float32 copy of a constant float16/bfloat16 W,
  * shared with other nodes reading the same weight. */
 static ml_status pack_w_init(const ml_node *node, void **state) {
     *state = NULL;
@@ -510,7 +708,8 @@ static void pack_w_free(void *state) {
 }
 
 const ml_kernel ml_kernels_conv[] = {
-    {"", "Conv", 1, 0, pack_w_init, pack_w_free, conv_run},
+    {"", "Conv", 1, 0, conv_init, conv_free, conv_run},
     {"", "ConvTranspose", 1, 0, pack_w_init, pack_w_free, nn_conv_transpose_run},
+    {"com.microsoft", "FusedConv", 1, 0, conv_init, conv_free, conv_run},
     {0},
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops/conv_internal.h"
+#include "ops/gemm_fast.h"
 #include "ops/linalg_internal.h"
 
 #define NN_MAX_SCRATCH ((int64_t)1 << 31)
@@ -209,7 +210,18 @@ static ml_status ct_dims_init(const ml_node *node, const ml_tensor *x, const ml_
         return ML_STATUS_OK;                                                                       \
     }
 
-CT_IMPL(float, nn_sgemm)
+/* sgemm-shaped entry to the own GEMM (gemm_fast.h): W^T is read in place
+ * as a strided A, the input as a strided B. */
+static void ct_sgemm(ml_threadpool *pool, bool ta, bool tb, int M, int N, int K, float alpha,
+                     const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                     int ldc) {
+    nn_gemm_opnd A = {.p = a, .rs = ta ? 1 : lda, .cs = ta ? lda : 1};
+    nn_gemm_opnd B = {.p = b, .rs = tb ? 1 : ldb, .cs = tb ? ldb : 1};
+    nn_gemm_epi e = {.alpha = alpha, .beta = beta, .cin = beta != 0.0f ? c : NULL, .ldcin = ldc};
+    nn_gemm(pool, M, N, K, &A, &B, c, ldc, &e);
+}
+
+CT_IMPL(float, ct_sgemm)
 CT_IMPL(double, nn_dgemm)
 
 ml_status nn_conv_transpose_run(ml_kernel_ctx *ctx);

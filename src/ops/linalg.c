@@ -1,6 +1,7 @@
 /* MatMul (numpy batched broadcasting, 1-D promotion), Gemm and Det.
- * Float and double go through cblas; float16/bfloat16 through float32
- * scratch; integer types use plain loops with wrapping arithmetic. */
+ * Float (and float16/bfloat16 through float32 scratch) runs on the own GEMM
+ * of gemm_fast.h, with constant weights packed at load (gemm_ops.c); double
+ * goes through cblas; integer types use plain loops with wrapping arithmetic. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -111,8 +112,12 @@ static void mm_batch_range(void *arg, size_t begin, size_t end) {
             const float *a = (const float *)j->a + ao * p->M * p->K;
             const float *b = (const float *)j->b + bo * p->K * p->N;
             float *y = (float *)j->y + (int64_t)bi * p->M * p->N;
-            nn_sgemm(j->inner, p->trans_a, p->trans_b, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, y,
-                     N > 0 ? N : 1);
+            /* the own GEMM reads both operands in place (a transposed B is
+             * packed per call); it beats sgemm on these small products */
+            nn_gemm_opnd ga = {.p = a, .rs = p->trans_a ? 1 : lda, .cs = p->trans_a ? lda : 1};
+            nn_gemm_opnd gb = {.p = b, .rs = p->trans_b ? 1 : ldb, .cs = p->trans_b ? ldb : 1};
+            nn_gemm_epi e = {.alpha = 1.0f};
+            nn_gemm(j->inner, M, N, K, &ga, &gb, y, N > 0 ? N : 1, &e);
         }
     }
 }
@@ -200,6 +205,9 @@ static ml_status matmul_run(ml_kernel_ctx *ctx) {
     }
     ML_TRY(ml_output_tensor(ctx, 0, a->dtype, p.out_rank, p.out_dims, &y));
     if (ml_tensor_numel(y) == 0) return ML_STATUS_OK; /* loops below may span huge empty dims */
+    const nn_dense_state *ds = node->state;
+    if (ds && ds->bp && b->rank == 2 && p.n_batch * p.M <= INT32_MAX && a->dtype != ML_DOUBLE)
+        return nn_matmul_packed(ctx, &p, a, NULL, y); /* constant B packed at load */
     switch (a->dtype) {
     case ML_FLOAT:
         nn_matmul_blas(ctx->pool, &p, a->data, b->data, y->data, false);
@@ -213,8 +221,9 @@ static ml_status matmul_run(ml_kernel_ctx *ctx) {
         float *oa = NULL, *ob = NULL, *fy = NULL, *oy = NULL;
         ML_TRY(nn_f32_view(node, a, &fa, &oa));
         ml_status st = ML_STATUS_OK;
-        if (node->state)
-            fb = node->state; /* packed at load time */
+        const nn_dense_state *ds = node->state;
+        if (ds && ds->b32)
+            fb = ds->b32; /* converted at load time */
         else
             st = nn_f32_view(node, b, &fb, &ob);
         if (!st) st = nn_f32_target(node, y, &fy, &oy);
@@ -329,45 +338,6 @@ static ml_status fused_matmul_run(ml_kernel_ctx *ctx) {
             }                                                                                      \
     } while (0)
 
-/* Gemm's load-time state for a constant float-family B: a float32 copy,
- * stored as [K, N] when transB is set because OpenBLAS runs the
- * non-transposed layout markedly faster for the small M of inference. The
- * copy is shared with other nodes reading the same weight. */
-typedef struct gemm_pack {
-    const float *b; /* from nn_pack_acquire */
-    bool transposed;
-} gemm_pack;
-
-static void gemm_pack_free(void *state) {
-    gemm_pack *pk = state;
-    if (pk) nn_pack_release(pk->b);
-    free(pk);
-}
-
-static ml_status gemm_init(const ml_node *node, void **state) {
-    *state = NULL;
-    nn_blas_init();
-    if (!node->const_inputs || node->n_inputs < 2 || !node->const_inputs[1]) return ML_STATUS_OK;
-    const ml_tensor *b = node->const_inputs[1];
-    bool tb = ml_attr_int(node, "transB", 0) != 0;
-    if (b->rank != 2 || b->dtype == ML_DOUBLE || !nn_is_float(b->dtype)) return ML_STATUS_OK;
-    size_t n = ml_tensor_numel(b);
-    if (b->dtype == ML_FLOAT && !tb) return ML_STATUS_OK; /* already usable as is */
-    /* a second copy of a huge float weight costs more memory than the
-     * transposed GEMM costs time */
-    if (b->dtype == ML_FLOAT && n > ((size_t)1 << 26)) return ML_STATUS_OK;
-    gemm_pack *pk = calloc(1, sizeof *pk);
-    if (!pk) return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory to pack B");
-    ml_status st = nn_pack_acquire(node, b, tb ? NN_PACK_F32_T : NN_PACK_F32, &pk->b);
-    if (st) {
-        free(pk);
-        return st;
-    }
-    pk->transposed = tb;
-    *state = pk;
-    return ML_STATUS_OK;
-}
-
 static ml_status gemm_run(ml_kernel_ctx *ctx) {
     const ml_node *node = ctx->node;
     const ml_tensor *a, *b, *c = ml_input(ctx, 2);
@@ -418,6 +388,10 @@ static ml_status gemm_run(ml_kernel_ctx *ctx) {
                              ml_dtype_name(dt));
     ML_TRY(ml_output_tensor(ctx, 0, dt, 2, dims, &y));
     if (M == 0 || N == 0) return ML_STATUS_OK;
+    if (dt == ML_DOUBLE && node->state &&
+        ((const nn_dense_state *)node->state)->act.kind != NN_ACT_NONE)
+        return ml_node_error(node, ML_ERR_UNSUPPORTED,
+                             "activations are supported for float, float16 and bfloat16 only");
     if (dt == ML_DOUBLE) {
         double *Y = y->data;
         if (c) {
@@ -433,49 +407,10 @@ static ml_status gemm_run(ml_kernel_ctx *ctx) {
                  b->data, (int)b->dims[1], c ? beta : 0.0, Y, (int)N);
         return ML_STATUS_OK;
     }
-    if (nn_is_float(dt)) {
-        const float *fa = NULL, *fb = NULL, *fc = NULL;
-        float *oa = NULL, *ob = NULL, *oc = NULL, *Y = NULL, *oy = NULL;
-        ml_status st = nn_f32_view(node, a, &fa, &oa);
-        const gemm_pack *pk = node->state;
-        int ldb = (int)b->dims[1];
-        if (!st && pk) { /* packed at load time: float32, maybe pre-transposed */
-            fb = pk->b;
-            if (pk->transposed) {
-                tb = false;
-                ldb = (int)N;
-            }
-        } else if (!st) {
-            st = nn_f32_view(node, b, &fb, &ob);
-        }
-        if (!st && c) st = nn_f32_view(node, c, &fc, &oc);
-        if (!st) st = nn_f32_target(node, y, &Y, &oy);
-        if (!st) {
-            if (fc) {
-                for (int64_t m = 0; m < M; m++) {
-                    float *row = Y + m * N;
-                    const float *crow = fc + (m % cM) * cN;
-                    if (cN == N)
-                        memcpy(row, crow, sizeof(float) * (size_t)N);
-                    else
-                        for (int64_t n = 0; n < N; n++) row[n] = crow[0];
-                }
-            }
-            if (K == 0) {
-                for (int64_t i = 0; i < M * N; i++) Y[i] = fc ? Y[i] * beta : 0.0f;
-            } else {
-                nn_sgemm(ctx->pool, ta, tb, (int)M, (int)N, (int)K, alpha, fa, (int)a->dims[1], fb,
-                         ldb, fc ? beta : 0.0f, Y, (int)N);
-            }
-            nn_f32_commit(y, oy);
-        } else {
-            free(oy);
-        }
-        free(oa);
-        free(ob);
-        free(oc);
-        return st;
-    }
+    if (nn_is_float(dt)) return nn_gemm_float(ctx, a, b, c, y, ta, tb, alpha, beta, cM, cN);
+    if (node->state && ((const nn_dense_state *)node->state)->act.kind != NN_ACT_NONE)
+        return ml_node_error(node, ML_ERR_UNSUPPORTED, "activations need a float type, got %s",
+                             ml_dtype_name(dt));
     switch (dt) {
     case ML_INT32:
         GEMM_INT_LOOP(int32_t, uint32_t);
@@ -550,28 +485,13 @@ static ml_status det_run(ml_kernel_ctx *ctx) {
     return ML_STATUS_OK;
 }
 
-/* MatMul state: a shared float32 copy of a constant float16/bfloat16 B. */
-static ml_status pack_b_init(const ml_node *node, void **state) {
-    *state = NULL;
-    nn_blas_init();
-    if (!node->const_inputs || node->n_inputs < 2 || !node->const_inputs[1]) return ML_STATUS_OK;
-    const ml_tensor *b = node->const_inputs[1];
-    if (b->dtype != ML_FLOAT16 && b->dtype != ML_BFLOAT16) return ML_STATUS_OK;
-    const float *packed;
-    ML_TRY(nn_pack_acquire(node, b, NN_PACK_F32, &packed));
-    *state = (void *)packed; /* read-only; released by pack_b_free */
-    return ML_STATUS_OK;
-}
-
-static void pack_b_free(void *state) {
-    nn_pack_release(state);
-}
-
 const ml_kernel ml_kernels_linalg[] = {
-    {"", "MatMul", 1, 0, pack_b_init, pack_b_free, matmul_run},
-    {"", "Gemm", 1, 0, gemm_init, gemm_pack_free, gemm_run},
+    {"", "MatMul", 1, 0, nn_matmul_init, nn_dense_free, matmul_run},
+    {"", "Gemm", 1, 0, nn_gemm_init, nn_dense_free, gemm_run},
     {"", "Det", 11, 0, NULL, NULL, det_run},
     {"", "Einsum", 12, 0, NULL, NULL, nn_einsum_run},
     {"com.microsoft", "FusedMatMul", 1, 0, NULL, NULL, fused_matmul_run},
+    {"com.microsoft", "FusedGemm", 1, 0, nn_fused_gemm_init, nn_dense_free, gemm_run},
+    {"com.mlambda", "MatMulBiasAct", 1, 0, nn_mmba_init, nn_dense_free, nn_mmba_run},
     {0},
 };

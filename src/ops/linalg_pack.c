@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "ops/gemm_fast.h"
 #include "ops/linalg_internal.h"
 #include "ops/nn_util.h"
 
@@ -11,6 +12,7 @@ typedef struct pack_entry {
     const ml_tensor *src;
     const void *src_data; /* guards against a reused tensor struct */
     nn_pack_kind kind;
+    int64_t param;
     float *data; /* owned */
     size_t refs;
     struct pack_entry *next;
@@ -19,11 +21,36 @@ typedef struct pack_entry {
 static pthread_mutex_t pack_mu = PTHREAD_MUTEX_INITIALIZER;
 static pack_entry *pack_head;
 
-static float *pack_build(const ml_tensor *src, nn_pack_kind kind) {
+/* The gemm_fast.h layouts of an already converted float32 copy. */
+static float *pack_gemm(const ml_tensor *src, nn_pack_kind kind, int64_t param, const float *f) {
+    if (kind == NN_PACK_CONV_A) {
+        int64_t M = src->dims[0], G = param, Mg = M / G;
+        int64_t rows = M ? (int64_t)(ml_tensor_numel(src) / (size_t)M) : 0;
+        size_t per = nn_gemm_packa_floats((int)Mg, (int)rows);
+        float *d = malloc((per * (size_t)G + 1) * sizeof(float));
+        if (!d) return NULL;
+        for (int64_t g = 0; g < G; g++)
+            nn_gemm_packa(f + g * Mg * rows, rows, 1, (int)Mg, (int)rows, d + (size_t)g * per);
+        return d;
+    }
+    bool t = kind == NN_PACK_GEMM_BT;
+    int64_t K = t ? src->dims[1] : src->dims[0], N = t ? src->dims[0] : src->dims[1];
+    float *d = malloc((nn_gemm_packb_floats((int)K, (int)N) + 1) * sizeof(float));
+    if (!d) return NULL;
+    nn_gemm_packb(f, t ? 1 : N, t ? K : 1, (int)K, (int)N, d);
+    return d;
+}
+
+static float *pack_build(const ml_tensor *src, nn_pack_kind kind, int64_t param) {
     size_t n = ml_tensor_numel(src);
     float *tmp = malloc((n + 1) * sizeof(float));
     if (!tmp) return NULL;
     nn_convert_to_f32(src->dtype, src->data, tmp, n);
+    if (kind >= NN_PACK_GEMM_B) {
+        float *d = pack_gemm(src, kind, param, tmp);
+        free(tmp);
+        return d;
+    }
     if (kind != NN_PACK_F32_T) return tmp;
     float *t = malloc((n + 1) * sizeof(float));
     if (!t) {
@@ -42,12 +69,27 @@ static float *pack_build(const ml_tensor *src, nn_pack_kind kind) {
 
 ml_status nn_pack_acquire(const ml_node *node, const ml_tensor *src, nn_pack_kind kind,
                           const float **out) {
+    return nn_pack_acquire_ex(node, src, kind, 0, out);
+}
+
+ml_status nn_pack_acquire_ex(const ml_node *node, const ml_tensor *src, nn_pack_kind kind,
+                             int64_t param, const float **out) {
     *out = NULL;
-    if (kind == NN_PACK_F32_T && src->rank != 2)
-        return ml_node_error(node, ML_ERR_INTERNAL, "transposed packing needs a 2-D tensor");
+    if ((kind == NN_PACK_F32_T || kind == NN_PACK_GEMM_B || kind == NN_PACK_GEMM_BT) &&
+        src->rank != 2)
+        return ml_node_error(node, ML_ERR_INTERNAL, "this packing needs a 2-D tensor");
+    if (kind >= NN_PACK_GEMM_B &&
+        (src->dims[0] > INT32_MAX || src->rank < 1 || (src->rank > 1 && src->dims[1] > INT32_MAX)))
+        return ml_node_error(node, ML_ERR_RESOURCE_EXHAUSTED, "weight dimensions above 2^31");
+    if (kind == NN_PACK_CONV_A &&
+        (src->rank < 2 || param < 1 || src->dims[0] % param != 0 ||
+         (src->dims[0] && ml_tensor_numel(src) / (size_t)src->dims[0] > INT32_MAX)))
+        return ml_node_error(node, ML_ERR_INTERNAL,
+                             "conv weight packing needs [M, C, k...] and "
+                             "a group count dividing M");
     pthread_mutex_lock(&pack_mu);
     for (pack_entry *e = pack_head; e; e = e->next)
-        if (e->src == src && e->src_data == src->data && e->kind == kind) {
+        if (e->src == src && e->src_data == src->data && e->kind == kind && e->param == param) {
             e->refs++;
             *out = e->data;
             pthread_mutex_unlock(&pack_mu);
@@ -56,7 +98,7 @@ ml_status nn_pack_acquire(const ml_node *node, const ml_tensor *src, nn_pack_kin
     /* built under the lock: a concurrent load of the same weight must wait
      * for this copy rather than build its own */
     pack_entry *e = calloc(1, sizeof *e);
-    float *data = e ? pack_build(src, kind) : NULL;
+    float *data = e ? pack_build(src, kind, param) : NULL;
     if (!data) {
         free(e);
         pthread_mutex_unlock(&pack_mu);
@@ -64,7 +106,7 @@ ml_status nn_pack_acquire(const ml_node *node, const ml_tensor *src, nn_pack_kin
                              "no memory for a float32 copy of a %zu-element weight",
                              ml_tensor_numel(src));
     }
-    *e = (pack_entry){src, src->data, kind, data, 1, pack_head};
+    *e = (pack_entry){src, src->data, kind, param, data, 1, pack_head};
     pack_head = e;
     *out = data;
     pthread_mutex_unlock(&pack_mu);

@@ -1,10 +1,13 @@
 /* LayerNormalization (opset 17: axis, epsilon, stash_type, Mean/InvStdDev
  * outputs) and GroupNormalization (opset 18: per-group scale/bias; per-channel
  * scale/bias of size C, as opset 21 defines, are accepted too). */
+#include "ops/elementwise_opt.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/elem_util.h"
 #include "ops/norm_internal.h"
 
 /* Index map broadcasting a tensor of shape sd (rank sr) onto the trailing
@@ -50,13 +53,59 @@ typedef struct ln_job {
     bool rms; /* SimplifiedLayerNormalization: no mean subtraction */
 } ln_job;
 
-static void ln_rows(void *arg, size_t begin, size_t end) {
+/* Row statistics: 16 float lanes within blocks of LN_BLOCK values (one or
+ * two vector registers, no float<->double conversions in the inner loop),
+ * the blocks summed in double so long rows keep their accuracy. */
+#define LN_BLOCK 256
+
+static inline __attribute__((always_inline)) double ln_sum(const float *x, int64_t n) {
+    double s = 0;
+    for (int64_t b = 0; b < n; b += LN_BLOCK) {
+        int64_t m = n - b < LN_BLOCK ? n - b : LN_BLOCK;
+        const float *p = x + b;
+        float acc[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= m; i += 16)
+            for (int k = 0; k < 16; k++) acc[k] += p[i + k];
+        for (int k = 0; i < m; i++, k++) acc[k] += p[i];
+        float t = 0;
+        for (int k = 0; k < 16; k++) t += acc[k];
+        s += t;
+    }
+    return s;
+}
+
+static inline __attribute__((always_inline)) double ln_sqdev(const float *x, int64_t n,
+                                                             float mean) {
+    double s = 0;
+    for (int64_t b = 0; b < n; b += LN_BLOCK) {
+        int64_t m = n - b < LN_BLOCK ? n - b : LN_BLOCK;
+        const float *p = x + b;
+        float acc[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= m; i += 16)
+            for (int k = 0; k < 16; k++) {
+                float d = p[i + k] - mean;
+                acc[k] += d * d;
+            }
+        for (int k = 0; i < m; i++, k++) {
+            float d = p[i] - mean;
+            acc[k] += d * d;
+        }
+        float t = 0;
+        for (int k = 0; k < 16; k++) t += acc[k];
+        s += t;
+    }
+    return s;
+}
+
+ELEM_CLONES static void ln_rows(void *arg, size_t begin, size_t end) {
     const ln_job *j = arg;
     for (size_t r = begin; r < end; r++) {
         const float *x = j->x + (int64_t)r * j->inner;
         float *y = j->y + (int64_t)r * j->inner;
-        double mean = (j->inner && !j->rms) ? nn_sum_f32(x, j->inner) / (double)j->inner : 0;
-        double s2 = nn_sqdev_f32(x, j->inner, mean);
+        double mean = (j->inner && !j->rms) ? ln_sum(x, j->inner) / (double)j->inner : 0;
+        double s2 = ln_sqdev(x, j->inner, (float)mean);
         double inv = 1.0 / sqrt((j->inner ? s2 / (double)j->inner : 0) + j->eps);
         float fm = (float)mean, fi = (float)inv;
         if (j->bias)
@@ -69,10 +118,27 @@ static void ln_rows(void *arg, size_t begin, size_t end) {
     }
 }
 
-/* Expands a scale/bias tensor to `inner` float values along the normalised dims. */
+/* True when t has the normalised shape td itself (ignoring leading 1s), so
+ * its elements are already the expanded values. */
+static bool param_is_dense(const ml_tensor *t, int tr, const int64_t *td) {
+    int sr = t->rank;
+    const int64_t *sd = t->dims;
+    while (sr > 0 && sd[0] == 1) sd++, sr--;
+    while (tr > 0 && td[0] == 1) td++, tr--;
+    return ml_shape_equal(sr, sd, tr, td);
+}
+
+/* Expands a scale/bias tensor to `inner` float values along the normalised
+ * dims: *out points at t's own data when it is float and already dense (no
+ * copy, *owned NULL), else at a new array also returned in *owned. */
 static ml_status expand_param(const ml_node *node, const ml_tensor *t, int tr, const int64_t *td,
-                              int64_t inner, float **out) {
+                              int64_t inner, const float **out, float **owned) {
     *out = NULL;
+    *owned = NULL;
+    if (t->dtype == ML_FLOAT && param_is_dense(t, tr, td)) {
+        *out = t->data;
+        return ML_STATUS_OK;
+    }
     if (!nn_is_float(t->dtype))
         return ml_node_error(node, ML_ERR_INVALID_ARGUMENT, "scale/bias must be float, got %s",
                              ml_dtype_name(t->dtype));
@@ -100,6 +166,7 @@ static ml_status expand_param(const ml_node *node, const ml_tensor *t, int tr, c
     free(map);
     free(src);
     *out = v;
+    *owned = v;
     return ML_STATUS_OK;
 }
 
@@ -129,11 +196,13 @@ ml_status nn_layernorm_run(ml_kernel_ctx *ctx) {
     }
     /* rows of an empty input may still be countless; only statistics outputs bound them */
     if (ml_tensor_numel(y) == 0 && !tm && !ti) return ML_STATUS_OK;
-    float *scale = NULL, *bias = NULL, *ox = NULL, *fy = NULL, *oy = NULL, *fm = NULL, *om = NULL,
+    const float *scale = NULL, *bias = NULL;
+    float *oscale = NULL, *obias = NULL, *ox = NULL, *fy = NULL, *oy = NULL, *fm = NULL, *om = NULL,
           *fi = NULL, *oi = NULL;
     const float *fx = NULL;
-    ml_status st = expand_param(node, sc, x->rank - axis, x->dims + axis, inner, &scale);
-    if (!st && bi) st = expand_param(node, bi, x->rank - axis, x->dims + axis, inner, &bias);
+    ml_status st = expand_param(node, sc, x->rank - axis, x->dims + axis, inner, &scale, &oscale);
+    if (!st && bi)
+        st = expand_param(node, bi, x->rank - axis, x->dims + axis, inner, &bias, &obias);
     if (!st) st = nn_f32_view(node, x, &fx, &ox);
     if (!st) st = nn_f32_target(node, y, &fy, &oy);
     if (!st && tm) st = nn_f32_target(node, tm, &fm, &om);
@@ -151,15 +220,29 @@ ml_status nn_layernorm_run(ml_kernel_ctx *ctx) {
         free(oi);
     }
     free(ox);
-    free(scale);
-    free(bias);
+    free(oscale);
+    free(obias);
     return st;
+}
+
+/* One broadcast run of input + skip (float). */
+ELEM_CLONES static void skip_add_run(void *arg, const void *const *in, const int64_t *st, void *out,
+                                     int64_t n) {
+    (void)arg;
+    const float *a = in[0], *b = in[1];
+    float *o = out;
+    if (st[0] && st[1])
+        for (int64_t i = 0; i < n; i++) o[i] = a[i] + b[i];
+    else
+        for (int64_t i = 0; i < n; i++) o[i] = a[i * st[0]] + b[i * st[1]];
 }
 
 /* com.microsoft SkipLayerNormalization / SkipSimplifiedLayerNormalization:
  * LayerNorm (or RMSNorm) over the last dim of input + skip (+ bias), with
  * gamma/beta of size H. Outputs: output, mean, inv_std_var,
- * input_skip_bias_sum (all but the first optional). */
+ * input_skip_bias_sum (all but the first optional). input and skip broadcast
+ * like Add (onnxruntime only needs skip of shape [B,S,H], [1,S,H] or [S,H];
+ * the graph optimiser's Add + LayerNormalization fusion needs the rest). */
 ml_status nn_skip_layernorm_run(ml_kernel_ctx *ctx) {
     const ml_node *node = ctx->node;
     bool rms = strcmp(node->op_type, "SkipSimplifiedLayerNormalization") == 0;
@@ -169,15 +252,19 @@ ml_status nn_skip_layernorm_run(ml_kernel_ctx *ctx) {
     ML_TRY(ml_require_input(ctx, 2, &gamma));
     if (!rms) beta = ml_input(ctx, 3);
     bias = ml_input(ctx, rms ? 3 : 4);
-    if (!nn_is_float(x->dtype) || x->rank < 1 || skip->dtype != x->dtype)
+    if (!nn_is_float(x->dtype) || skip->dtype != x->dtype)
         return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
-                             "input and skip must be float tensors of one type with rank >= 1");
-    int64_t H = x->dims[x->rank - 1];
-    size_t n = ml_tensor_numel(x), ns = ml_tensor_numel(skip);
-    if (ns == 0 || n % ns != 0 || (ns % (size_t)(H ? H : 1)) != 0)
-        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
-                             "skip (%zu values) must match or broadcast to input (%zu values)", ns,
-                             n);
+                             "input and skip must be float tensors of one type (got %s and %s)",
+                             ml_dtype_name(x->dtype), ml_dtype_name(skip->dtype));
+    elem_bcast bc;
+    const ml_tensor *pair[2] = {x, skip};
+    ML_TRY(elem_bcast_tensors(node, 2, pair, &bc));
+    if (bc.out_rank < 1)
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT, "input and skip must have rank >= 1");
+    int rank = bc.out_rank;
+    const int64_t *dims = bc.out_dims;
+    int64_t H = dims[rank - 1];
+    size_t n = bc.numel;
     const ml_tensor *vec[3] = {gamma, beta, bias};
     for (int i = 0; i < 3; i++)
         if (vec[i] && (ml_tensor_numel(vec[i]) != (size_t)H || !nn_is_float(vec[i]->dtype)))
@@ -186,53 +273,50 @@ ml_status nn_skip_layernorm_run(ml_kernel_ctx *ctx) {
                                  (long long)H);
     int64_t rows = H ? (int64_t)n / H : 0;
     int64_t sdims[ML_MAX_RANK];
-    for (int i = 0; i < x->rank; i++) sdims[i] = i < x->rank - 1 ? x->dims[i] : 1;
+    for (int i = 0; i < rank; i++) sdims[i] = i < rank - 1 ? dims[i] : 1;
     ml_tensor *y, *tm = NULL, *ti = NULL, *tsum = NULL;
-    ML_TRY(ml_output_tensor(ctx, 0, x->dtype, x->rank, x->dims, &y));
-    if (ml_tensor_numel(y) == 0) return ML_STATUS_OK; /* loops below may span huge empty dims */
-    if (ml_output_wanted(ctx, 1)) ML_TRY(ml_output_tensor(ctx, 1, ML_FLOAT, x->rank, sdims, &tm));
-    if (ml_output_wanted(ctx, 2)) ML_TRY(ml_output_tensor(ctx, 2, ML_FLOAT, x->rank, sdims, &ti));
-    if (ml_output_wanted(ctx, 3))
-        ML_TRY(ml_output_tensor(ctx, 3, x->dtype, x->rank, x->dims, &tsum));
-    float *sum = malloc(sizeof(float) * (n + 1)), *fs = malloc(sizeof(float) * (ns + 1));
-    float *vals[3] = {NULL, NULL, NULL};
-    ml_status st =
-        (sum && fs) ? ML_STATUS_OK : ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory");
-    for (int i = 0; i < 3 && !st; i++) {
-        if (!vec[i]) continue;
-        vals[i] = malloc(sizeof(float) * (size_t)(H + 1));
-        if (!vals[i])
-            st = ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory");
-        else
-            nn_convert_to_f32(vec[i]->dtype, vec[i]->data, vals[i], (size_t)H);
-    }
-    float *fy = NULL, *oy = NULL, *fm = NULL, *om = NULL, *fi = NULL, *oi = NULL;
-    if (!st) {
-        nn_convert_to_f32(x->dtype, x->data, sum, n);
-        nn_convert_to_f32(skip->dtype, skip->data, fs, ns);
-        for (size_t e = 0; e < n; e++) sum[e] += fs[e % ns];
-        if (vals[2])
-            for (size_t e = 0; e < n; e++) sum[e] += vals[2][e % (size_t)H];
-        st = nn_f32_target(node, y, &fy, &oy);
-    }
+    ML_TRY(ml_output_tensor(ctx, 0, x->dtype, rank, dims, &y));
+    if (n == 0) return ML_STATUS_OK; /* loops below may span huge empty dims */
+    if (ml_output_wanted(ctx, 1)) ML_TRY(ml_output_tensor(ctx, 1, ML_FLOAT, rank, sdims, &tm));
+    if (ml_output_wanted(ctx, 2)) ML_TRY(ml_output_tensor(ctx, 2, ML_FLOAT, rank, sdims, &ti));
+    if (ml_output_wanted(ctx, 3)) ML_TRY(ml_output_tensor(ctx, 3, x->dtype, rank, dims, &tsum));
+    const float *vals[3] = {NULL, NULL, NULL};
+    float *owned[3] = {NULL, NULL, NULL}; /* float copies of non-float params */
+    const float *fx = NULL, *fs = NULL;
+    float *ox = NULL, *os = NULL, *fy = NULL, *oy = NULL, *fm = NULL, *om = NULL, *fi = NULL,
+          *oi = NULL;
+    ml_status st = ML_STATUS_OK;
+    for (int i = 0; i < 3 && !st; i++)
+        if (vec[i]) st = nn_f32_view(node, vec[i], &vals[i], &owned[i]);
+    if (!st) st = nn_f32_view(node, x, &fx, &ox);
+    if (!st) st = nn_f32_view(node, skip, &fs, &os);
+    if (!st) st = nn_f32_target(node, y, &fy, &oy);
     if (!st && tm) st = nn_f32_target(node, tm, &fm, &om);
     if (!st && ti) st = nn_f32_target(node, ti, &fi, &oi);
     if (!st) {
-        ln_job j = {sum, vals[0], vals[1], fy, fm, fi, H, ml_attr_float(node, "epsilon", 1e-12f),
+        /* the sum goes straight into y, normalised there in place (ln_rows
+         * reads a row completely before writing it) */
+        const void *in[2] = {fx, fs};
+        size_t sz[2] = {sizeof(float), sizeof(float)};
+        elem_bcast_run(ctx->pool, &bc, in, sz, fy, sizeof(float), skip_add_run, NULL);
+        if (vals[2])
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t i = 0; i < H; i++) fy[r * H + i] += vals[2][i];
+        if (tsum) nn_convert_from_f32(tsum->dtype, fy, tsum->data, n);
+        ln_job j = {fy, vals[0], vals[1], fy, fm, fi, H, ml_attr_float(node, "epsilon", 1e-12f),
                     rms};
         ml_parallel_for(ctx->pool, (size_t)rows, (size_t)(16384 / (H + 1)) + 1, ln_rows, &j);
         nn_f32_commit(y, oy);
         if (tm) nn_f32_commit(tm, om);
         if (ti) nn_f32_commit(ti, oi);
-        if (tsum) nn_convert_from_f32(tsum->dtype, sum, tsum->data, n);
     } else {
         free(oy);
         free(om);
         free(oi);
     }
-    free(sum);
-    free(fs);
-    for (int i = 0; i < 3; i++) free(vals[i]);
+    free(ox);
+    free(os);
+    for (int i = 0; i < 3; i++) free(owned[i]);
     return st;
 }
 

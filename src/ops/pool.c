@@ -50,6 +50,37 @@ static void pool_ranges(const nn_geom *g, int i, pool_range *r) {
 /* MaxPool 2x2 stride 2 with every window inside the input (the classic CNN
  * downsampler): no tables, no border passes. Same comparison order as the
  * general path below, so NaN handling is identical. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* A 2x2/2 max-pool row pair with AVX-512, 16 outputs per step and a masked
+ * last step (nothing read past column 2*OW - 1 <= W - 1): the even and odd
+ * columns are separated with permutes, then the same max order as the
+ * scalar loop (maxps(a, b) is exactly a > b ? a : b, NaN included). */
+__attribute__((target("avx512f"))) static void max2x2_row_avx512(const float *r0, const float *r1,
+                                                                 float *yr, int64_t OW) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (int64_t ow = 0; ow < OW; ow += 16) {
+        int64_t n = OW - ow < 16 ? OW - ow : 16; /* outputs in this step */
+        __mmask16 m0 = n >= 8 ? 0xffff : (__mmask16)((1u << (2 * n)) - 1);
+        __mmask16 m1 = n >= 16 ? 0xffff : (n > 8 ? (__mmask16)((1u << (2 * n - 16)) - 1) : 0);
+        __mmask16 mo = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1);
+        __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * ow);
+        __m512 a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * ow + 16);
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * ow);
+        __m512 b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * ow + 16);
+        __m512 a =
+            _mm512_max_ps(_mm512_permutex2var_ps(a0, ev, a1), _mm512_permutex2var_ps(a0, od, a1));
+        __m512 v = _mm512_max_ps(a, ninf);
+        __m512 b =
+            _mm512_max_ps(_mm512_permutex2var_ps(b0, ev, b1), _mm512_permutex2var_ps(b0, od, b1));
+        _mm512_mask_storeu_ps(yr + ow, mo, _mm512_max_ps(b, v));
+    }
+}
+#endif
+
 static bool pool2d_max2x2(const pool_job *j, size_t begin, size_t end) {
     const nn_geom *g = j->g;
     if (j->kind != POOL_MAX || g->k[0] != 2 || g->k[1] != 2 || g->s[0] != 2 || g->s[1] != 2 ||
@@ -57,12 +88,21 @@ static bool pool2d_max2x2(const pool_job *j, size_t begin, size_t end) {
         2 * g->out[0] > g->in[0] || 2 * g->out[1] > g->in[1])
         return false;
     int64_t W = g->in[1], OH = g->out[0], OW = g->out[1];
+#if defined(__x86_64__)
+    bool wide = __builtin_cpu_supports("avx512f");
+#endif
     for (size_t plane = begin; plane < end; plane++) {
         const float *xp = j->x + (int64_t)plane * j->in_sp;
         float *yp = j->y + (int64_t)plane * j->out_sp;
         for (int64_t oh = 0; oh < OH; oh++) {
             const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
             float *yr = yp + oh * OW;
+#if defined(__x86_64__)
+            if (wide) {
+                max2x2_row_avx512(r0, r1, yr, OW);
+                continue;
+            }
+#endif
             for (int64_t ow = 0; ow < OW; ow++) {
                 float a = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
                 float v = a > -INFINITY ? a : -INFINITY;

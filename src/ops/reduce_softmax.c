@@ -14,6 +14,8 @@
 
 enum { SM_SOFT, SM_LOG, SM_HARD };
 
+#define SM_PAR_MIN 16384
+
 typedef struct sm_job {
     int kind;
     const void *x;
@@ -157,8 +159,10 @@ static ml_status run_sm(ml_kernel_ctx *ctx, int kind) {
     atomic_int failed = 0;
     sm_job j = {kind, xin, yout, s.R, s.inner, &failed};
     size_t per = s.R * s.inner + 1;
-    /* exp per element: the finer "heavy" granularity */
-    ml_parallel_for(ctx->pool, s.outer, per >= ELEM_PAR_MIN_HEAVY ? 1 : ELEM_PAR_MIN_HEAVY / per,
+    /* ~1 ns per element: below SM_PAR_MIN elements per task a pool hand-off
+     * costs more than it saves (attention softmaxes of a few thousand values
+     * ran 3x slower split on a busy 2-core machine) */
+    ml_parallel_for(ctx->pool, s.outer, per >= SM_PAR_MIN ? 1 : SM_PAR_MIN / per,
                     dt == ML_DOUBLE ? sm_f64 : sm_f32, &j);
     if (atomic_load(&failed)) {
         st = ml_error(ML_ERR_OUT_OF_MEMORY, "out of memory in softmax");

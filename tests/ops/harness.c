@@ -49,6 +49,14 @@ void ml_test_set_pool(ml_threadpool *pool) {
 ml_status ml_test_run(const char *domain, const char *op_type, int opset, const ml_attr *attrs,
                       size_t n_attrs, size_t n_in, const ml_tensor *const *inputs, size_t n_out,
                       ml_tensor **outputs) {
+    return ml_test_run_const(domain, op_type, opset, attrs, n_attrs, n_in, inputs, 0, n_out,
+                             outputs);
+}
+
+ml_status ml_test_run_const(const char *domain, const char *op_type, int opset,
+                            const ml_attr *attrs, size_t n_attrs, size_t n_in,
+                            const ml_tensor *const *inputs, unsigned const_mask, size_t n_out,
+                            ml_tensor **outputs) {
     const ml_kernel *k = ml_find_kernel(domain, op_type, opset);
     if (!k)
         return ml_error(ML_ERR_UNSUPPORTED, "no kernel for %s/%s at opset %d", domain, op_type,
@@ -62,7 +70,7 @@ ml_status ml_test_run(const char *domain, const char *op_type, int opset, const 
     ml_status st = ML_STATUS_OK;
     for (size_t i = 0; i < n_in; i++) {
         in_names[i] = inputs[i] ? "in" : "";
-        consts[i] = NULL;
+        consts[i] = (const_mask >> i) & 1u ? inputs[i] : NULL;
         if (inputs[i] && !st) {
             ml_tensor *view;
             st = ml_tensor_view(inputs[i], inputs[i]->rank, inputs[i]->dims, &view);

@@ -22,6 +22,14 @@ ml_status ml_test_run(const char *domain, const char *op_type, int opset, const 
                       size_t n_attrs, size_t n_in, const ml_tensor *const *inputs, size_t n_out,
                       ml_tensor **outputs);
 
+/* The same, with input i also given to init as a load-time constant
+ * (node->const_inputs) when bit i of const_mask is set, as the engine does
+ * for initializers: exercises the pre-packed weight paths. */
+ml_status ml_test_run_const(const char *domain, const char *op_type, int opset,
+                            const ml_attr *attrs, size_t n_attrs, size_t n_in,
+                            const ml_tensor *const *inputs, unsigned const_mask, size_t n_out,
+                            ml_tensor **outputs);
+
 /* Thread pool handed to kernels by later ml_test_run calls (NULL = none),
  * so tests can exercise parallel paths. The caller keeps ownership. */
 void ml_test_set_pool(ml_threadpool *pool);

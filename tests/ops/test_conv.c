@@ -1,10 +1,12 @@
 /* Conv and ConvTranspose against naive reference loops, over strides, pads,
  * dilations, groups (incl. depthwise), auto_pad, 1-D/3-D and dtypes. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/dtype.h"
 #include "core/threadpool.h"
 #include "ops/conv_internal.h"
+#include "ops/gemm_fast.h"
 #include "ops/harness.h"
 #include "test.h"
 
@@ -359,6 +361,30 @@ static void test_conv_tiled_bands(void) {
             CHECK_NEAR(y1[i], want[i], 1e-4);
             CHECK_NEAR(y2[i], want[i], 1e-4);
         }
+        if (k == 3) {
+            /* the same in float16 with W a load-time constant: only the packed
+             * weights exist, and the untiled path must unpack them */
+            uint16_t *xh = malloc(nx * 2), *wh = malloc(nw * 2);
+            for (size_t i = 0; i < nx; i++) xh[i] = ml_float_to_fp16(x[i]);
+            for (size_t i = 0; i < nw; i++) wh[i] = ml_float_to_fp16(w[i]);
+            for (size_t i = 0; i < nx; i++) x[i] = ml_fp16_to_float(xh[i]);
+            for (size_t i = 0; i < nw; i++) w[i] = ml_fp16_to_float(wh[i]);
+            ref_conv(c, x, w, NULL, want);
+            ml_tensor *txh = ml_test_tensor(ML_FLOAT16, 4, xd, xh),
+                      *twh = ml_test_tensor(ML_FLOAT16, 4, wd, wh);
+            ml_tensor *yh = NULL;
+            CHECK_OK(ml_test_run_const("", "Conv", 11, attrs, 4, 2, (const ml_tensor *[]){txh, twh},
+                                       0x2u, 1, &yh));
+            CHECK(yh != NULL && ml_tensor_numel(yh) == ny);
+            if (yh && ml_tensor_numel(yh) == ny)
+                for (size_t i = 0; i < ny; i++)
+                    CHECK_NEAR(ml_tensor_get_f64(yh, i), want[i], 0.05 + 2e-3 * fabs(want[i]));
+            ml_tensor_free(yh);
+            ml_tensor_free(txh);
+            ml_tensor_free(twh);
+            free(xh);
+            free(wh);
+        }
         free(want);
         free(y1);
         free(y2);
@@ -370,6 +396,210 @@ static void test_conv_tiled_bands(void) {
     ml_threadpool_destroy(pool);
 }
 
+/* com.microsoft FusedConv: conv + bias + Z, then the activation, over the
+ * implicit-GEMM (unit stride), banded im2col (strided), pointwise and
+ * depthwise paths, serial and on a pool (batch 4 splits by slice). */
+static void test_fused_conv(void) {
+    ml_threadpool *pool = NULL;
+    CHECK_OK(ml_threadpool_create(2, &pool));
+    static const cfg cases[] = {
+        {1, 32, 12, 12, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* implicit GEMM */
+        {4, 8, 9, 7, 13, 1, 3, 2, 1, 1, 2, 1, 2, 0, 1, 3},    /* batches, dilated, ragged pads */
+        {1, 6, 10, 11, 9, 3, 3, 3, 2, 1, 1, 1, 1, 1, 0, 1},   /* strided, groups: bands */
+        {2, 7, 5, 6, 33, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* pointwise */
+        {1, 6, 8, 8, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* depthwise */
+        {1, 40, 30, 34, 20, 1, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2}, /* big enough to split on the pool */
+        {2, 5, 6, 28, 7, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* output rows as GEMM segments */
+        {1, 4, 5, 62, 9, 1, 3, 3, 1, 1, 1, 1, 0, 1, 1, 1},    /* segments of 62: 32 + 30 */
+        {1, 16, 20, 64, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* segments, split on the pool */
+        {2, 3, 19, 17, 8, 1, 7, 7, 2, 2, 1, 1, 3, 2, 3, 3},   /* 7x7/2 stem: phase planes */
+        {1, 96, 9, 10, 20, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 864 reduction rows: K chunks */
+        {1, 8, 21, 66, 12, 2, 3, 3, 3, 2, 2, 1, 1, 1, 2, 0},  /* strides 3x2, dilated, groups */
+    };
+    static const char *acts[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid"};
+    float params[2] = {0.3f, 0.6f}, clip[2] = {-0.25f, 0.5f};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const cfg *c = &cases[k];
+        int64_t OH = conv_out(c->H, c->kh, c->sh, c->dh, c->pt, c->pb);
+        int64_t OW = conv_out(c->W, c->kw, c->sw, c->dw, c->pl, c->pr);
+        int64_t xd[] = {c->N, c->C, c->H, c->W}, wd[] = {c->M, c->C / c->G, c->kh, c->kw},
+                bd[] = {c->M}, yd[] = {c->N, c->M, OH, OW};
+        size_t nx = (size_t)(c->N * c->C * c->H * c->W),
+               nw = (size_t)(c->M * (c->C / c->G) * c->kh * c->kw),
+               ny = (size_t)(c->N * c->M * OH * OW);
+        float *x = malloc(nx * sizeof(float)), *w = malloc(nw * sizeof(float)), b[64];
+        float *z = malloc(ny * sizeof(float)), *want = malloc(ny * sizeof(float));
+        fill(x, nx, 31);
+        fill(w, nw, 32);
+        fill(b, (size_t)c->M, 33);
+        fill(z, ny, 34);
+        ml_tensor *tx = ml_test_f32(4, xd, x), *tw = ml_test_f32(4, wd, w),
+                  *tb = ml_test_f32(1, bd, b), *tz = ml_test_f32(4, yd, z);
+        int64_t st[] = {c->sh, c->sw}, dl[] = {c->dh, c->dw}, pads[] = {c->pt, c->pl, c->pb, c->pr};
+        /* every ISA's kernel (AVX2, then the OpenBLAS fallback) on two activations */
+        for (int run = 0; run < 10; run++) {
+            int ai = run < 6 ? run : run - 6;
+            nn_gemm_set_max_isa(run < 6 ? -1 : (run < 8 ? 1 : 0));
+            bool with_z = (ai + (int)k) % 2 == 0;
+            const char *an = acts[(ai + k) % 6];
+            bool is_clip = an[0] == 'C';
+            ml_attr attrs[] = {
+                ml_test_attr_int("group", c->G),
+                ml_test_attr_ints("strides", st, 2),
+                ml_test_attr_ints("dilations", dl, 2),
+                ml_test_attr_ints("pads", pads, 4),
+                ml_test_attr_string("activation", an),
+                ml_test_attr_floats("activation_params", is_clip ? clip : params, 2)};
+            ref_conv(c, x, w, b, want);
+            for (size_t i = 0; i < ny; i++) {
+                double v = want[i] + (with_z ? z[i] : 0.0f), a = params[0], bb = params[1];
+                switch (an[0] == 'H'   ? 5
+                        : an[0] == 'C' ? 4
+                        : an[0] == 'T' ? 3
+                        : an[0] == 'S' ? 2
+                        : an[0] == 'L' ? 1
+                                       : 0) {
+                case 0:
+                    v = v > 0 ? v : 0;
+                    break;
+                case 1:
+                    v = v >= 0 ? v : v * a;
+                    break;
+                case 2:
+                    v = 1 / (1 + exp(-v));
+                    break;
+                case 3:
+                    v = tanh(v);
+                    break;
+                case 4:
+                    v = v < clip[0] ? clip[0] : (v > clip[1] ? clip[1] : v);
+                    break;
+                default:
+                    v = a * v + bb;
+                    v = v < 0 ? 0 : (v > 1 ? 1 : v);
+                    break;
+                }
+                want[i] = (float)v;
+            }
+            for (int use_pool = 0; use_pool < 4; use_pool++) {
+                ml_test_set_pool(use_pool % 2 ? pool : NULL);
+                ml_tensor *y = NULL;
+                const ml_tensor *in[] = {tx, tw, tb, tz};
+                /* W (and B) as load-time constants: weights packed in init */
+                unsigned consts = use_pool >= 2 ? 0x6u : 0u;
+                CHECK_OK(ml_test_run_const("com.microsoft", "FusedConv", 1, attrs, 6,
+                                           with_z ? 4 : 3, in, consts, 1, &y));
+                int bad = 0;
+                if (y && ml_tensor_numel(y) == ny)
+                    for (size_t i = 0; i < ny; i++)
+                        if (!(fabsf(((float *)y->data)[i] - want[i]) <= 1e-4f)) bad++;
+                if (bad)
+                    printf("  case %zu act %s z %d pool %d isa %d: %d bad\n", k, an, with_z,
+                           use_pool, nn_gemm_isa(), bad);
+                CHECK(y != NULL && bad == 0);
+                ml_tensor_free(y);
+            }
+        }
+        ml_test_set_pool(NULL);
+        nn_gemm_set_max_isa(-1);
+        /* Z of the wrong shape and unknown activations are refused */
+        ml_attr bad_act = ml_test_attr_string("activation", "Swish");
+        ml_tensor *y = NULL;
+        CHECK_ERR(ml_test_run("com.microsoft", "FusedConv", 1, &bad_act, 1, 2,
+                              (const ml_tensor *[]){tx, tw}, 1, &y),
+                  ML_ERR_UNSUPPORTED);
+        ml_tensor_free(y);
+        ml_tensor_free(tx);
+        ml_tensor_free(tw);
+        ml_tensor_free(tb);
+        ml_tensor_free(tz);
+        free(x);
+        free(w);
+        free(z);
+        free(want);
+    }
+    ml_threadpool_destroy(pool);
+}
+
+/* 1-D convs (run as 2-D of height 1 by the implicit GEMM) against the 2-D
+ * reference with H = 1, over strides, dilations, pads and groups. */
+static void test_conv_1d_random(void) {
+    static const cfg cases[] = {
+        {2, 6, 1, 50, 10, 1, 1, 5, 1, 1, 1, 1, 0, 2, 0, 2},
+        {1, 8, 1, 77, 12, 2, 1, 4, 1, 3, 1, 2, 0, 3, 0, 1},
+        {3, 4, 1, 40, 33, 1, 1, 3, 1, 2, 1, 1, 0, 0, 0, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const cfg *c = &cases[k];
+        int64_t OW = conv_out(c->W, c->kw, c->sw, c->dw, c->pl, c->pr);
+        int64_t xd[] = {c->N, c->C, c->W}, wd[] = {c->M, c->C / c->G, c->kw}, bd[] = {c->M};
+        size_t nx = (size_t)(c->N * c->C * c->W), nw = (size_t)(c->M * (c->C / c->G) * c->kw),
+               ny = (size_t)(c->N * c->M * OW);
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *want = malloc(ny * 4), b[64];
+        fill(x, nx, 41);
+        fill(w, nw, 42);
+        fill(b, (size_t)c->M, 43);
+        ref_conv(c, x, w, b, want);
+        ml_tensor *tx = ml_test_f32(3, xd, x), *tw = ml_test_f32(3, wd, w),
+                  *tb = ml_test_f32(1, bd, b);
+        int64_t st[] = {c->sw}, dl[] = {c->dw}, pads[] = {c->pl, c->pr};
+        ml_attr attrs[] = {ml_test_attr_int("group", c->G), ml_test_attr_ints("strides", st, 1),
+                           ml_test_attr_ints("dilations", dl, 1),
+                           ml_test_attr_ints("pads", pads, 2)};
+        ml_tensor *y = NULL;
+        CHECK_OK(ml_test_run_const("", "Conv", 11, attrs, 4, 3, (const ml_tensor *[]){tx, tw, tb},
+                                   0x2u, 1, &y));
+        CHECK(y != NULL && y->rank == 3 && ml_tensor_numel(y) == ny);
+        if (y && ml_tensor_numel(y) == ny)
+            for (size_t i = 0; i < ny; i++) CHECK_NEAR(((float *)y->data)[i], want[i], 1e-4);
+        ml_tensor_free(y);
+        ml_tensor_free(tx);
+        ml_tensor_free(tw);
+        ml_tensor_free(tb);
+        free(x);
+        free(w);
+        free(want);
+    }
+}
+
+/* MaxPool 2x2/2 (pool.c's vector fast path) against the scalar definition,
+ * with odd widths (a last column no window reads), NaN and -inf. */
+static void test_maxpool_2x2_fast(void) {
+    for (int64_t W = 2; W <= 75; W += 7) {
+        int64_t H = 5, C = 3, OH = H / 2, OW = W / 2;
+        size_t nx = (size_t)(C * H * W);
+        float *x = malloc(nx * sizeof(float));
+        fill(x, nx, (unsigned)W);
+        x[1] = NAN;
+        if (nx > 7) x[7] = -INFINITY;
+        if (nx > 40) x[40] = NAN;
+        int64_t xd[] = {1, C, H, W}, ks[] = {2, 2}, st[] = {2, 2};
+        ml_tensor *tx = ml_test_f32(4, xd, x);
+        ml_attr attrs[] = {ml_test_attr_ints("kernel_shape", ks, 2),
+                           ml_test_attr_ints("strides", st, 2)};
+        ml_tensor *y = NULL;
+        CHECK_OK(ml_test_run("", "MaxPool", 12, attrs, 2, 1, (const ml_tensor *[]){tx}, 1, &y));
+        CHECK(y != NULL && ml_tensor_numel(y) == (size_t)(C * OH * OW));
+        int bad = 0;
+        if (y && ml_tensor_numel(y) == (size_t)(C * OH * OW))
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t oh = 0; oh < OH; oh++)
+                    for (int64_t ow = 0; ow < OW; ow++) {
+                        const float *r0 = x + (c * H + 2 * oh) * W + 2 * ow, *r1 = r0 + W;
+                        float a = r0[0] > r0[1] ? r0[0] : r0[1];
+                        float v = a > -INFINITY ? a : -INFINITY;
+                        float b = r1[0] > r1[1] ? r1[0] : r1[1];
+                        float want = b > v ? b : v;
+                        float got = ((float *)y->data)[(c * OH + oh) * OW + ow];
+                        if (!(got == want || (isnan(got) && isnan(want)))) bad++;
+                    }
+        CHECK_EQ_INT(bad, 0);
+        ml_tensor_free(y);
+        ml_tensor_free(tx);
+        free(x);
+    }
+}
+
 int main(void) {
     RUN(test_conv_2d_variants);
     RUN(test_conv_auto_pad_1d_3d);
@@ -377,5 +607,8 @@ int main(void) {
     RUN(test_conv_transpose);
     RUN(test_conv_thread_pool);
     RUN(test_conv_tiled_bands);
+    RUN(test_fused_conv);
+    RUN(test_conv_1d_random);
+    RUN(test_maxpool_2x2_fast);
     return TEST_SUMMARY();
 }
