@@ -39,14 +39,20 @@ if [ $quick -eq 0 ]; then
   echo "== fuzz smoke: libFuzzer, ${FUZZ_SECONDS:-15} s per parser"
   if CC=clang cmake -S . -B build-fuzz -DMLAMBDA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >build-fuzz.configure.log 2>&1 &&
      cmake --build build-fuzz -j"$jobs" --target fuzz_onnx_loader fuzz_json_request fuzz_grpc_request \
+       fuzz_kserve_fast \
        >build-fuzz.build.log 2>&1; then
     mkdir -p build-fuzz/corpus-onnx
     # seed the loader with real models
     { find /usr/share/libonnx-testdata/data/node -name model.onnx || true; } | head -40 |
       while read -r m; do cp "$m" "build-fuzz/corpus-onnx/$(echo "$m" | md5sum | cut -c1-12)"; done
-    for t in fuzz_onnx_loader:corpus-onnx fuzz_json_request:corpus-json fuzz_grpc_request:corpus-grpc; do
+    mkdir -p build-fuzz/corpus-kserve
+    cp fuzz/seeds-kserve/* build-fuzz/corpus-kserve/
+    for t in fuzz_onnx_loader:corpus-onnx fuzz_json_request:corpus-json fuzz_grpc_request:corpus-grpc \
+             fuzz_kserve_fast:corpus-kserve; do
       mkdir -p "build-fuzz/${t#*:}"
-      if "build-fuzz/fuzz/${t%%:*}" -max_total_time="${FUZZ_SECONDS:-15}" -rss_limit_mb=2048 \
+      dict=()
+      [ "${t%%:*}" = fuzz_kserve_fast ] && dict=(-dict=fuzz/kserve.dict)
+      if "build-fuzz/fuzz/${t%%:*}" -max_total_time="${FUZZ_SECONDS:-15}" -rss_limit_mb=2048 "${dict[@]}" \
            "build-fuzz/${t#*:}" >"build-fuzz/${t%%:*}.log" 2>&1; then
         echo "fuzz ${t%%:*}: $(grep -o 'Done [0-9]* runs' "build-fuzz/${t%%:*}.log"), no crash"
       else

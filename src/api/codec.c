@@ -1,4 +1,5 @@
 #include "api/codec.h"
+#include "api/codec_fast.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -490,6 +491,13 @@ ml_status ml_kserve_decode(const char *body, size_t len, size_t header_len,
         return ml_error(ML_ERR_INVALID_ARGUMENT,
                         "Inference-Header-Content-Length (%zu) is larger than the body (%zu)",
                         header_len, len);
+    if (ml_kserve_fast_enabled()) {
+        /* codec_fast.c decodes ordinary requests without jansson; it declines
+         * anything unusual or wrong, and this decoder then decides. */
+        bool handled;
+        ml_status fst = ml_kserve_decode_fast(body, len, header_len, lim, out, &handled);
+        if (handled || fst) return fst;
+    }
     json_error_t err;
     json_t *j = json_loadb(body, header_len, JSON_REJECT_DUPLICATES, &err);
     if (!j)
