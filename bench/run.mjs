@@ -68,6 +68,9 @@ for (const m of manifest) {
     const ml = [], ort_ = [];
     let check = null;
     for (let r = 0; r < reps; r++) {
+      // onnxruntime's intra-op workers spin for a while after a run; give them
+      // time to park so they do not share the cores with the mlambda process
+      await new Promise((res) => setTimeout(res, 250));
       const p = spawnSync(bin, ['--model', file, '--spec', JSON.stringify(m.inputs), '--batch', String(batch),
         '--iters', String(iters), '--threads', String(threads), '--out', outFile], { encoding: 'utf8' });
       if (p.status !== 0) { check = { ok: false, diff: `mlambda failed: ${(p.stderr || '').trim().split('\n').pop()}` }; break; }

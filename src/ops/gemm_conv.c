@@ -59,23 +59,24 @@ static bool conv_shift_ok(const nn_conv_dims *cd, int64_t *Hq, int64_t *Wq, int6
     return tmp <= cap && copy + tmp <= cap;
 }
 
-NN_INLINE_LOOPS static void conv_shift_slice(conv_shift *a, int64_t sl, ml_threadpool *pool) {
-    const nn_conv_dims *cd = a->cd;
+typedef struct shift_copy {
+    const conv_shift *a;
+    const float *xg;
+    float *xp;
+    int64_t plane;
+} shift_copy;
+
+/* Channels [begin, end) of one slice into the zero-padded (phase) planes. */
+static void shift_copy_channels(void *arg, size_t begin, size_t end) {
+    const shift_copy *s = arg;
+    const nn_conv_dims *cd = s->a->cd;
     const nn_geom *g = &cd->g;
-    int64_t n = sl / cd->G, gi = sl % cd->G, Hq = a->Hq, Wq = a->Wq, Nv = a->Nv;
-    int64_t H = g->in[0], W = g->in[1], OH = g->out[0], OW = g->out[1];
-    int64_t sh = g->s[0], sw = g->s[1], plane = sh * sw * Hq * Wq;
-    int64_t rows = cd->Cg * cd->kvol;
-    bool by_rows = conv_shift_rows(OW);
-    float *xp =
-        nn_conv_scratch(sizeof(float) * (size_t)(cd->Cg * plane + (by_rows ? 0 : cd->Mg * Nv)));
-    if (!xp) {
-        __atomic_store_n(&a->failed, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    float *tmp = by_rows ? NULL : xp + cd->Cg * plane;
-    const float *xg = a->x + (n * cd->C + gi * cd->Cg) * cd->in_sp;
-    for (int64_t c = 0; c < cd->Cg; c++) {
+    const float *xg = s->xg;
+    float *xp = s->xp;
+    int64_t Hq = s->a->Hq, Wq = s->a->Wq, plane = s->plane;
+    int64_t H = g->in[0], W = g->in[1];
+    int64_t sh = g->s[0], sw = g->s[1];
+    for (int64_t c = (int64_t)begin; c < (int64_t)end; c++) {
         float *pc = xp + c * plane;
         const float *xc = xg + c * cd->in_sp;
         if (sh == 1 && sw == 1) {
@@ -103,6 +104,32 @@ NN_INLINE_LOOPS static void conv_shift_slice(conv_shift *a, int64_t sl, ml_threa
             }
         }
     }
+}
+
+NN_INLINE_LOOPS static void conv_shift_slice(conv_shift *a, int64_t sl, ml_threadpool *pool) {
+    const nn_conv_dims *cd = a->cd;
+    const nn_geom *g = &cd->g;
+    int64_t n = sl / cd->G, gi = sl % cd->G, Hq = a->Hq, Wq = a->Wq, Nv = a->Nv;
+    int64_t OH = g->out[0], OW = g->out[1];
+    int64_t sh = g->s[0], sw = g->s[1], plane = sh * sw * Hq * Wq;
+    int64_t rows = cd->Cg * cd->kvol;
+    bool by_rows = conv_shift_rows(OW);
+    float *xp =
+        nn_conv_scratch(sizeof(float) * (size_t)(cd->Cg * plane + (by_rows ? 0 : cd->Mg * Nv)));
+    if (!xp) {
+        __atomic_store_n(&a->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    float *tmp = by_rows ? NULL : xp + cd->Cg * plane;
+    const float *xg = a->x + (n * cd->C + gi * cd->Cg) * cd->in_sp;
+    /* the padded copy is serial work ahead of the GEMM: on the pool when it
+     * is big enough to be worth a hand-off (batch 1, where slices are few) */
+    shift_copy cp = {a, xg, xp, plane};
+    size_t floats = (size_t)(cd->Cg * plane);
+    if (pool && floats >= 32768)
+        ml_parallel_for(pool, (size_t)cd->Cg, 1, shift_copy_channels, &cp);
+    else
+        shift_copy_channels(&cp, 0, (size_t)cd->Cg);
     int64_t yoff = (n * cd->M + gi * cd->Mg) * cd->out_sp;
     const float *zs = a->z ? a->z + yoff : NULL;
     nn_gemm_opnd A = {.p = a->wp + (size_t)gi * a->wp_group, .packed = true};
