@@ -87,6 +87,18 @@ static ml_status env_alloc(ml_kernel_ctx *ctx, size_t i, ml_dtype dtype, int ran
                            const int64_t *dims, ml_tensor **out) {
     *out = NULL;
     frame *f = ctx->exec;
+    /* Hostile inputs (a Range or ConstantOfShape sized by a request) must
+     * not make one node allocate and fill gigabytes: the same bound as for
+     * tensors in the model file applies to every tensor a run creates. */
+    size_t numel;
+    uint64_t limit = f ? f->g->model->max_tensor_bytes : 0;
+    if (limit && ml_shape_numel(rank, dims, &numel) &&
+        (uint64_t)numel * ml_dtype_size(dtype) > limit)
+        return ml_node_error(ctx->node, ML_ERR_RESOURCE_EXHAUSTED,
+                             "output %zu would take %llu bytes, over the per-tensor limit of %llu "
+                             "(max_model_bytes); check the input sizes",
+                             i, (unsigned long long)numel * ml_dtype_size(dtype),
+                             (unsigned long long)limit);
     ml_tensor *t = take_recycled(f ? f->run : NULL, dtype, rank, dims);
     if (!t) ML_TRY(ml_tensor_create(dtype, rank, dims, &t));
     ml_value *v;

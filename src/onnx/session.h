@@ -24,8 +24,10 @@ typedef struct ml_session_options {
     /* 0 = no graph optimisation, 1 = basic (constant folding, dead nodes),
      * 2 = all (fusions). Default 2. */
     int optimization_level;
-    /* Upper bound on the model file size and on any one tensor in it;
-     * 0 picks the defaults (2 GiB / 2 GiB). */
+    /* Upper bound on the model file size, on any one tensor in it, and on
+     * any one tensor a run creates (hostile inputs sizing a Range or
+     * ConstantOfShape get RESOURCE_EXHAUSTED instead of gigabytes);
+     * 0 picks the default, 2 GiB. */
     uint64_t max_model_bytes;
 } ml_session_options;
 

@@ -613,6 +613,43 @@ static void test_run_limits(void) {
     ml_session_free(s);
 }
 
+/* A request-sized ConstantOfShape far over the per-tensor limit fails with
+ * RESOURCE_EXHAUSTED before allocating (hostile inputs must not make one
+ * node fill gigabytes); a sane size runs. */
+static void test_output_size_limit(void) {
+    mb_model *b = mb_new(13);
+    int64_t d1[1] = {2};
+    mb_input(b, "shape", 7 /* INT64 */, 1, d1);
+    mb_output(b, "Y", 1 /* FLOAT */);
+    mb_node(b, "ConstantOfShape", "shape", "Y");
+    size_t len;
+    uint8_t *bytes = mb_serialize(b, &len);
+    mb_free(b);
+    ml_session *s = load(bytes, len, 2);
+    CHECK(s != NULL);
+    if (!s) return;
+    const char *names[1] = {"shape"};
+    const int64_t sizes[2][2] = {{1 << 16, 1 << 15}, {3, 4}}; /* 8 GiB of floats, then 48 bytes */
+    for (int k = 0; k < 2; k++) {
+        ml_tensor *t;
+        CHECK_OK(ml_tensor_create(ML_INT64, 1, d1, &t));
+        memcpy(t->data, sizes[k], sizeof sizes[k]);
+        ml_value *v, *y = NULL;
+        CHECK_OK(ml_value_from_tensor(t, &v));
+        ml_status st = ml_session_run(s, 1, names, &v, 1, NULL, &y);
+        if (k == 0) {
+            CHECK(st && ml_status_code(st) == ML_ERR_RESOURCE_EXHAUSTED);
+            CHECK(st && strstr(ml_status_message(st), "per-tensor limit"));
+        } else {
+            CHECK(!st && y && ml_tensor_numel(y->tensor) == 12);
+        }
+        ml_status_free(st);
+        ml_value_free(y);
+        ml_value_free(v);
+    }
+    ml_session_free(s);
+}
+
 static void test_errors(void) {
     /* unknown op */
     mb_model *b = mb_new(13);
@@ -857,6 +894,7 @@ int main(void) {
     RUN(test_external_data);
     RUN(test_concurrent_runs);
     RUN(test_run_limits);
+    RUN(test_output_size_limit);
     RUN(test_errors);
     return TEST_SUMMARY();
 }
