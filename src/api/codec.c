@@ -1,5 +1,6 @@
 #include "api/codec.h"
 #include "api/codec_fast.h"
+#include "api/json_num.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -98,27 +99,6 @@ static const char *json_kind(const json_t *j) {
     }
 }
 
-static bool int_range(ml_dtype dt, double v) {
-    switch (dt) {
-    case ML_INT8:
-        return v >= -128 && v <= 127;
-    case ML_UINT8:
-        return v >= 0 && v <= 255;
-    case ML_INT16:
-        return v >= -32768 && v <= 32767;
-    case ML_UINT16:
-        return v >= 0 && v <= 65535;
-    case ML_INT32:
-        return v >= -2147483648.0 && v <= 2147483647.0;
-    case ML_UINT32:
-        return v >= 0 && v <= 4294967295.0;
-    case ML_UINT64:
-        return v >= 0;
-    default:
-        return true;
-    }
-}
-
 static ml_status set_elem(ml_tensor *t, size_t i, const json_t *j, const ml_json_limits *lim,
                           const char *field) {
     ml_dtype dt = t->dtype;
@@ -158,7 +138,7 @@ static ml_status set_elem(ml_tensor *t, size_t i, const json_t *j, const ml_json
     if (ml_dtype_is_integer(dt)) {
         if (json_is_integer(j)) {
             json_int_t v = json_integer_value(j);
-            if (!int_range(dt, (double)v))
+            if (!ml_json_int_in_range(dt, (double)v))
                 return ml_error(ML_ERR_INVALID_ARGUMENT, "input '%s': %lld is out of range for %s",
                                 field, (long long)v, ml_dtype_name(dt));
             if (dt == ML_INT64)
@@ -170,7 +150,7 @@ static ml_status set_elem(ml_tensor *t, size_t i, const json_t *j, const ml_json
             return NULL;
         }
         if (json_is_real(j) && floor(json_real_value(j)) == json_real_value(j) &&
-            int_range(dt, json_real_value(j)) && fabs(json_real_value(j)) < 9.2e18) {
+            ml_json_int_in_range(dt, json_real_value(j)) && fabs(json_real_value(j)) < 9.2e18) {
             if (dt == ML_INT64)
                 ML_TENSOR_DATA(t, int64_t)[i] = (int64_t)json_real_value(j);
             else

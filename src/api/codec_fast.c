@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_num.h"
+
 /* Every helper returns false to DECLINE: the jansson decoder then decides.
  * Declining is always safe, so anything unusual is declined rather than
  * handled approximately. */
@@ -258,27 +260,6 @@ static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6, 
 #define HAVE_U128 1
 __extension__ typedef unsigned __int128 u128;
 
-static const uint64_t pow10_u64[20] = {1ull,
-                                       10ull,
-                                       100ull,
-                                       1000ull,
-                                       10000ull,
-                                       100000ull,
-                                       1000000ull,
-                                       10000000ull,
-                                       100000000ull,
-                                       1000000000ull,
-                                       10000000000ull,
-                                       100000000000ull,
-                                       1000000000000ull,
-                                       10000000000000ull,
-                                       100000000000000ull,
-                                       1000000000000000ull,
-                                       10000000000000000ull,
-                                       100000000000000000ull,
-                                       1000000000000000000ull,
-                                       10000000000000000000ull};
-
 static int bitlen128(u128 x) {
     uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
     return hi ? 128 - __builtin_clzll(hi) : lo ? 64 - __builtin_clzll(lo) : 0;
@@ -303,11 +284,11 @@ static double round128(u128 x, bool sticky, int exp2) {
 static bool wide_real(uint64_t m, int e, double *out) {
     if (m == 0 || e < -19 || e > 19) return false;
     if (e >= 0) {
-        *out = round128((u128)m * pow10_u64[e], false, 0);
+        *out = round128((u128)m * ml_pow10_u64[e], false, 0);
         return true;
     }
     int s = 127 - (64 - __builtin_clzll(m));
-    u128 n = (u128)m << s, d = pow10_u64[-e];
+    u128 n = (u128)m << s, d = ml_pow10_u64[-e];
     u128 q = n / d, r = n - q * d;
     *out = round128(q, r != 0, -s);
     return true;
@@ -502,27 +483,6 @@ static bool skip(cur *c, int depth) {
 
 /* ---- tensor elements (set_elem in codec.c, restated per token kind) ---- */
 
-static bool int_range(ml_dtype dt, double v) {
-    switch (dt) {
-    case ML_INT8:
-        return v >= -128 && v <= 127;
-    case ML_UINT8:
-        return v >= 0 && v <= 255;
-    case ML_INT16:
-        return v >= -32768 && v <= 32767;
-    case ML_UINT16:
-        return v >= 0 && v <= 65535;
-    case ML_INT32:
-        return v >= -2147483648.0 && v <= 2147483647.0;
-    case ML_UINT32:
-        return v >= 0 && v <= 4294967295.0;
-    case ML_UINT64:
-        return v >= 0;
-    default:
-        return true;
-    }
-}
-
 /* The dtypes whose JSON elements this file converts. */
 static bool dtype_handled(ml_dtype dt) {
     return dt == ML_STRING || dt == ML_BOOL || ml_dtype_is_integer(dt) || ml_dtype_is_float(dt);
@@ -545,7 +505,7 @@ static bool set_num(ml_tensor *t, size_t i, const num *n) {
     }
     if (!ml_dtype_is_integer(dt)) return false;
     if (n->is_int) {
-        if (!int_range(dt, (double)n->i)) return false;
+        if (!ml_json_int_in_range(dt, (double)n->i)) return false;
         if (dt == ML_INT64)
             ML_TENSOR_DATA(t, int64_t)[i] = n->i;
         else if (dt == ML_UINT64)
@@ -555,7 +515,7 @@ static bool set_num(ml_tensor *t, size_t i, const num *n) {
         return true;
     }
     double d = n->d;
-    if (!(floor(d) == d && int_range(dt, d) && fabs(d) < 9.2e18)) return false;
+    if (!(floor(d) == d && ml_json_int_in_range(dt, d) && fabs(d) < 9.2e18)) return false;
     if (dt == ML_INT64)
         ML_TENSOR_DATA(t, int64_t)[i] = (int64_t)d;
     else

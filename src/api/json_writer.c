@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_num.h"
+
 static bool grow(ml_jw *w, size_t more) {
     if (w->failed) return false;
     if (w->len + more + 1 <= w->cap) return true;
@@ -149,33 +151,12 @@ static size_t slow_real(double v, int p, char *out) {
 #if defined(__SIZEOF_INT128__)
 typedef unsigned __int128 u128;
 
-static const uint64_t pow10_u64[] = {1ull,
-                                     10ull,
-                                     100ull,
-                                     1000ull,
-                                     10000ull,
-                                     100000ull,
-                                     1000000ull,
-                                     10000000ull,
-                                     100000000ull,
-                                     1000000000ull,
-                                     10000000000ull,
-                                     100000000000ull,
-                                     1000000000000ull,
-                                     10000000000000ull,
-                                     100000000000000ull,
-                                     1000000000000000ull,
-                                     10000000000000000ull,
-                                     100000000000000000ull,
-                                     1000000000000000000ull,
-                                     10000000000000000000ull};
-
 /* q = round_half_even(m * 10^k * 2^e) for k >= 0, exactly; false when it
  * would not fit. */
 static bool scaled_digits(uint64_t m, int e, int k, u128 *q) {
     if (k < 0 || k > 21) return false;
     /* m < 2^53 and 10^21 < 2^70: the product stays below 2^123 */
-    u128 n = (u128)m * (k > 19 ? pow10_u64[19] : pow10_u64[k]);
+    u128 n = (u128)m * (k > 19 ? ml_pow10_u64[19] : ml_pow10_u64[k]);
     for (int i = 19; i < k; i++) n *= 10;
     if (e >= 0) {
         if (e > 120 || (n >> (127 - e)) != 0) return false;
@@ -214,7 +195,7 @@ static bool fast_fixed(double v, int p, char *out, size_t *len) {
     /* decimal exponent estimate from the binary one (|v| in [2^(E-1), 2^E));
      * off by at most one, which the loop below corrects */
     int X = (int)floor((double)(E - 1) * 0.30102999566398120);
-    u128 lo = pow10_u64[p - 1], hi = lo * 10;
+    u128 lo = ml_pow10_u64[p - 1], hi = lo * 10;
     u128 q = 0;
     for (int tries = 0; tries < 3; tries++) {
         if (X < -4 || X >= p) return false;
