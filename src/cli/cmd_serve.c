@@ -12,6 +12,7 @@
 #include "api/grpc/grpc_server.h"
 #include "api/server.h"
 #include "cli/commands.h"
+#include "cli/yaml_json.h"
 #include "core/log.h"
 
 static void usage(FILE *out) {
@@ -74,20 +75,14 @@ static bool parse_num(const char *s, unsigned long long max, unsigned long long 
 
 /* A whole PEM file, bounded (certificate chains are a few KB). */
 static ml_status read_pem(const char *path, const char *what, char **out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ml_error(ML_ERR_INVALID_ARGUMENT, "cannot read the TLS %s '%s'", what, path);
-    size_t cap = 1 << 20;
-    char *buf = malloc(cap + 2);
-    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
-    fclose(f);
-    if (!buf) return ml_error(ML_ERR_OUT_OF_MEMORY, "out of memory");
-    buf[n] = '\0';
-    if (n == 0 || n > cap || !strstr(buf, "-----BEGIN ")) {
-        free(buf);
-        return ml_error(ML_ERR_INVALID_ARGUMENT,
-                        "the TLS %s '%s' is not a PEM file (or over 1 MiB)", what, path);
+    size_t n = 0;
+    ml_status st = ml_read_file(path, 1 << 20, out, &n);
+    if (st) return ml_status_wrap(st, "the TLS %s", what);
+    if (!strstr(*out, "-----BEGIN ")) {
+        free(*out);
+        *out = NULL;
+        return ml_error(ML_ERR_INVALID_ARGUMENT, "the TLS %s '%s' is not a PEM file", what, path);
     }
-    *out = buf;
     return NULL;
 }
 

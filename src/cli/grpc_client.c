@@ -44,6 +44,7 @@ ml_status ml_grpc_infer(const char *endpoint, const char *token, int tls, const 
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "cli/yaml_json.h"
 #include "kserve/grpc_predict_v2.pb-c.h"
 
 #define MAX_ELEMENTS ((size_t)1 << 28)
@@ -322,18 +323,8 @@ static ml_status channel_credentials(int tls, const char *cacert, grpc_channel_c
         return NULL;
     }
     char *pem = NULL;
-    if (cacert) {
-        FILE *f = fopen(cacert, "rb");
-        size_t cap = 1 << 20, n = 0;
-        pem = f ? malloc(cap + 1) : NULL;
-        if (pem) n = fread(pem, 1, cap, f);
-        if (f) fclose(f);
-        if (!pem || n == 0) {
-            free(pem);
-            return ml_error(ML_ERR_INVALID_ARGUMENT, "cannot read the CA file '%s'", cacert);
-        }
-        pem[n] = '\0';
-    }
+    size_t n = 0;
+    if (cacert) ML_TRY(ml_read_file(cacert, 1 << 20, &pem, &n));
     *out = grpc_ssl_credentials_create(pem, NULL, NULL, NULL);
     free(pem);
     return *out ? NULL : ml_error(ML_ERR_INVALID_ARGUMENT, "cannot use the CA file '%s'", cacert);

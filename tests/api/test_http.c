@@ -779,19 +779,26 @@ static void test_sequence_of_maps_output(void) {
     CHECK(contains(cli.body, "\"label\":10"));
 }
 
+/* Starts another server on the same data dir and registry with the usual
+ * arguments plus `opt value`; the caller stops it with tc_stop. */
+static bool start_second(tc_server *other, const char *opt, const char *value) {
+    const char *args[32];
+    int n = 0;
+    for (; server_args[n]; n++) args[n] = server_args[n];
+    args[n++] = opt;
+    args[n++] = value;
+    args[n] = NULL;
+    *other = srv;
+    other->pid = 0;
+    return tc_start(other, binary, args);
+}
+
 /* --request-timeout-ms: a run past its deadline stops inside the engine
  * (the spin model loops 10^12 times) and the client gets a 504. */
 static void test_request_timeout(void) {
     CHECK_EQ_INT(upload("spin.tgz", "name=spin"), 201);
-    const char *args[32];
-    int n = 0;
-    for (; server_args[n]; n++) args[n] = server_args[n];
-    args[n++] = "--request-timeout-ms";
-    args[n++] = "300";
-    args[n] = NULL;
-    tc_server other = srv;
-    other.pid = 0;
-    CHECK(tc_start(&other, binary, args));
+    tc_server other;
+    CHECK(start_second(&other, "--request-timeout-ms", "300"));
     tc_client c2;
     tc_client_init(&c2, other.port);
     struct timespec t0, t1;
@@ -941,15 +948,8 @@ static void test_auth(void) {
     if (!f) return;
     fputs("# rotated tokens\nfirst-token\n\n  second-token  \n", f);
     fclose(f);
-    const char *args[32];
-    int n = 0;
-    for (; server_args[n]; n++) args[n] = server_args[n];
-    args[n++] = "--auth-token-file";
-    args[n++] = path;
-    args[n] = NULL;
-    tc_server other = srv;
-    other.pid = 0;
-    CHECK(tc_start(&other, binary, args));
+    tc_server other;
+    CHECK(start_second(&other, "--auth-token-file", path));
     tc_client c;
     tc_client_init(&c, other.port);
     CHECK_EQ_INT(tc_get(&c, "/v2/health/live"), 200);
@@ -987,8 +987,7 @@ static void test_auth(void) {
     /* a missing or empty token file stops the server from starting */
     f = fopen(path, "w");
     if (f) fclose(f);
-    other.pid = 0;
-    CHECK(!tc_start(&other, binary, args));
+    CHECK(!start_second(&other, "--auth-token-file", path));
     remove(path);
 }
 
