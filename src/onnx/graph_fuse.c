@@ -282,12 +282,13 @@ ml_status fuse_conv_bn(fuse_ctx *fc) {
 }
 
 ml_status ml_graph_fuse(ml_graph *g) {
-    /* order matters: a bias Add goes into the GEMM epilogue before Gelu
-     * could claim it, and BatchNormalization into the Conv before its
-     * activation */
+    /* order matters: attention first, so no MatMul + Add(constant mask)
+     * inside it becomes a MatMulBiasAct; a bias Add goes into the GEMM
+     * epilogue before Gelu could claim it, and BatchNormalization into the
+     * Conv before its activation */
     static ml_status (*const passes[])(fuse_ctx *) = {
-        fuse_conv_bn,    fuse_matmul_bias, fuse_conv_act, fuse_gemm_act,      fuse_gelu,
-        fuse_quick_gelu, fuse_layernorm,   fuse_rms_norm, fuse_skip_layernorm};
+        fuse_attention, fuse_conv_bn,    fuse_matmul_bias, fuse_conv_act, fuse_gemm_act,
+        fuse_gelu,      fuse_quick_gelu, fuse_layernorm,   fuse_rms_norm, fuse_skip_layernorm};
     for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
         fuse_ctx fc;
         if (!fuse_index(&fc, g)) return ML_STATUS_OK; /* optimisation only */

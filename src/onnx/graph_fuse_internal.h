@@ -76,5 +76,6 @@ ml_status fuse_quick_gelu(fuse_ctx *fc);
 ml_status fuse_layernorm(fuse_ctx *fc);
 ml_status fuse_rms_norm(fuse_ctx *fc);
 ml_status fuse_skip_layernorm(fuse_ctx *fc);
+ml_status fuse_attention(fuse_ctx *fc);
 
 #endif

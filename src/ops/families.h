@@ -33,6 +33,7 @@ extern const ml_kernel ml_kernels_signal[]; /* signal.c: DFT, STFT, windows, Mel
 extern const ml_kernel
     ml_kernels_misc[]; /* misc.c: NonMaxSuppression, TfIdfVectorizer, losses, training */
 extern const ml_kernel
-    ml_kernels_transformer[]; /* transformer*.c: RMSNormalization, RotaryEmbedding, Attention */
+    ml_kernels_transformer[]; /* transformer*.c: RMSNormalization, RotaryEmbedding, Attention,
+                                    com.mlambda ScaledDotProductAttention */
 
 #endif

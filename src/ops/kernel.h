@@ -159,6 +159,16 @@ ml_status ml_normalize_axis(const ml_node *node, int64_t axis, int rank, int *ou
 ml_status ml_node_error(const ml_node *node, ml_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- running another op from inside a kernel ---- */
+/* Runs the kernel of op_type (domain "", at opset) on borrowed input values
+ * (in[i] NULL = omitted) as part of ctx's run: its allocations go through
+ * ctx's executor, under the same per-tensor limit, and errors name ctx's
+ * node. For fused kernels whose fast path does not cover some valid shapes:
+ * they fall back to the exact sequence of standard ops. *out receives output
+ * 0, owned by the caller (ml_value_free). */
+ml_status ml_run_op(const ml_kernel_ctx *ctx, const char *op_type, int opset, size_t n_attrs,
+                    const ml_attr *attrs, size_t n_in, ml_value *const *in, ml_value **out);
+
 /* ---- registry ---- */
 /* Finds the kernel for (domain, op_type) at the given opset, or NULL. */
 const ml_kernel *ml_find_kernel(const char *domain, const char *op_type, int opset);

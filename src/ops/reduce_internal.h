@@ -78,6 +78,9 @@ ml_status red_run_reduce(ml_kernel_ctx *ctx, int op);
 ml_status red_run_argmax(ml_kernel_ctx *ctx);
 ml_status red_run_argmin(ml_kernel_ctx *ctx);
 ml_status red_run_softmax(ml_kernel_ctx *ctx);
+/* Softmax of one contiguous float row, exactly as the Softmax kernel computes
+ * it (y may be x); for fused kernels that must match it. */
+void red_softmax_row_f32(const float *x, float *y, size_t n);
 ml_status red_run_logsoftmax(ml_kernel_ctx *ctx);
 ml_status red_run_hardmax(ml_kernel_ctx *ctx);
 ml_status red_run_cumsum(ml_kernel_ctx *ctx);

@@ -114,6 +114,10 @@ static inline double rowsum_f64(const double *x, size_t n) {
 SM_IMPL(float, f32, fm_expf, logf, rowmax_f32, red_sum_f32)
 SM_IMPL(double, f64, exp, log, rowmax_f64, rowsum_f64)
 
+void red_softmax_row_f32(const float *x, float *y, size_t n) {
+    sm_row_f32(SM_SOFT, x, y, n);
+}
+
 static ml_status run_sm(ml_kernel_ctx *ctx, int kind) {
     const ml_tensor *x;
     ML_TRY(ml_require_input(ctx, 0, &x));

@@ -203,5 +203,6 @@ const ml_kernel ml_kernels_transformer[] = {
     {"", "RMSNormalization", 23, 0, NULL, NULL, rms_run},
     {"", "RotaryEmbedding", 23, 0, NULL, NULL, rope_run},
     {"", "Attention", 23, 0, NULL, NULL, ml_attention_run},
+    {"com.mlambda", "ScaledDotProductAttention", 1, 0, ml_sdpa_init, NULL, ml_sdpa_run},
     {0},
 };

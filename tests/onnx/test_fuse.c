@@ -7,103 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuse_check.h"
 #include "model_builder.h"
 #include "onnx/session.h"
 #include "test.h"
-
-enum { F32 = 1 };
-
-static ml_session *load_bytes(const uint8_t *bytes, size_t len, int opt_level) {
-    ml_session_options o;
-    ml_session_options_init(&o);
-    o.n_threads = 1;
-    o.optimization_level = opt_level;
-    ml_session *s = NULL;
-    ml_status st = ml_session_load_bytes(bytes, len, NULL, &o, &s);
-    if (st) {
-        fprintf(stderr, "    load failed: %s\n", ml_status_message(st));
-        ml_status_free(st);
-    }
-    return s;
-}
-
-static ml_value *f32_value(int rank, const int64_t *dims, uint32_t seed) {
-    ml_tensor *t;
-    ml_status st = ml_tensor_create(ML_FLOAT, rank, dims, &t);
-    if (st) {
-        ml_status_free(st);
-        return NULL;
-    }
-    float *d = t->data;
-    for (size_t i = 0; i < ml_tensor_numel(t); i++) {
-        seed = seed * 1664525u + 1013904223u;
-        d[i] = (float)((double)seed / 4294967296.0 * 8.0 - 4.0); /* [-4, 4) */
-    }
-    ml_value *v;
-    st = ml_value_from_tensor(t, &v);
-    if (st) ml_status_free(st);
-    return st ? NULL : v;
-}
-
-typedef struct fuse_case {
-    size_t n_in;
-    const char *in_names[3];
-    int ranks[3];
-    int64_t dims[3][4];
-    size_t n_out;
-    const char *out_names[3];
-} fuse_case;
-
-/* Loads b at levels 2 and 0, runs both on the same random inputs and checks
- * the outputs agree. Returns the level-2 session (caller frees) so the test
- * can ask which ops it kept. */
-static ml_session *check_same(mb_model *b, const fuse_case *c, double tol) {
-    size_t len;
-    uint8_t *bytes = mb_serialize(b, &len);
-    mb_free(b);
-    ml_session *fused = load_bytes(bytes, len, 2), *plain = load_bytes(bytes, len, 0);
-    free(bytes);
-    CHECK(fused && plain);
-    if (!fused || !plain) {
-        ml_session_free(plain);
-        return fused;
-    }
-    ml_value *in[3] = {NULL, NULL, NULL}, *o1[3] = {NULL, NULL, NULL}, *o2[3] = {NULL, NULL, NULL};
-    for (size_t i = 0; i < c->n_in; i++)
-        in[i] = f32_value(c->ranks[i], c->dims[i], 7u + (uint32_t)i);
-    CHECK_OK(ml_session_run(fused, c->n_in, c->in_names, in, c->n_out, c->out_names, o1));
-    CHECK_OK(ml_session_run(plain, c->n_in, c->in_names, in, c->n_out, c->out_names, o2));
-    for (size_t k = 0; k < c->n_out; k++) {
-        if (!o1[k] || !o2[k]) {
-            CHECK(o1[k] && o2[k]);
-            continue;
-        }
-        const ml_tensor *a = o1[k]->tensor, *e = o2[k]->tensor;
-        CHECK(ml_shape_equal(a->rank, a->dims, e->rank, e->dims));
-        size_t n = ml_tensor_numel(e), bad = 0;
-        double worst = 0;
-        for (size_t i = 0; i < n && ml_tensor_numel(a) == n; i++) {
-            float av = ((float *)a->data)[i], ev = ((float *)e->data)[i];
-            if (isnan(av) && isnan(ev)) continue;
-            double d = fabs(av - ev);
-            if (d > worst) worst = d;
-            bad += !(d <= tol);
-        }
-        if (bad) fprintf(stderr, "    output %zu: %zu values differ, worst %.3g\n", k, bad, worst);
-        CHECK_EQ_INT(bad, 0);
-    }
-    for (size_t i = 0; i < 3; i++) {
-        ml_value_free(in[i]);
-        ml_value_free(o1[i]);
-        ml_value_free(o2[i]);
-    }
-    ml_session_free(plain);
-    return fused;
-}
-
-static void scalar(mb_model *b, const char *name, float v) {
-    mb_init_f32(b, name, 0, NULL, &v, 0);
-}
 
 /* ---- Gelu ---- */
 
@@ -126,9 +33,9 @@ static ml_session *gelu_model(gelu_opts o) {
         mb_node(b, "Add", "bias,in", "x");
         x = "x";
     }
-    scalar(b, "sqrt2", 1.4142135f);
-    scalar(b, "rsqrt2", 0.70710677f);
-    scalar(b, "one", o.one);
+    fuse_scalar(b, "sqrt2", 1.4142135f);
+    fuse_scalar(b, "rsqrt2", 0.70710677f);
+    fuse_scalar(b, "one", o.one);
     float half = 0.5f;
     int64_t d1[] = {1};
     if (o.half_is_input)
@@ -136,7 +43,7 @@ static ml_session *gelu_model(gelu_opts o) {
     else if (o.half_rank1) /* would make a scalar x [1]: no fusion */
         mb_init_f32(b, "half", 1, d1, &half, 0);
     else
-        scalar(b, "half", half);
+        fuse_scalar(b, "half", half);
     char buf[64];
     if (o.mul_arg) {
         snprintf(buf, sizeof buf, "rsqrt2,%s", x);
@@ -169,7 +76,7 @@ static ml_session *gelu_model(gelu_opts o) {
                    .n_out = o.erf_out_read ? 2 : 1,
                    .out_names = {"y", "e"}};
     /* the scalar "half" input gets a random value: fine, both runs share it */
-    return check_same(b, &c, 2e-6);
+    return fuse_check_same(b, &c, 2e-6);
 }
 
 static void test_gelu_forms(void) {
@@ -214,9 +121,9 @@ static void test_gelu_bias_read_twice(void) {
     float bias[8] = {1, 2, 3, 4, -1, -2, -3, -4};
     mb_input(b, "in", F32, 2, dx);
     mb_init_f32(b, "bias", 1, db, bias, 0);
-    scalar(b, "sqrt2", 1.4142135f);
-    scalar(b, "one", 1.0f);
-    scalar(b, "half", 0.5f);
+    fuse_scalar(b, "sqrt2", 1.4142135f);
+    fuse_scalar(b, "one", 1.0f);
+    fuse_scalar(b, "half", 0.5f);
     mb_node(b, "Add", "in,bias", "x");
     mb_node(b, "Div", "x,sqrt2", "d");
     mb_node(b, "Erf", "d", "e");
@@ -232,7 +139,7 @@ static void test_gelu_bias_read_twice(void) {
                    .dims = {{4, 8}},
                    .n_out = 2,
                    .out_names = {"y", "z"}};
-    ml_session *s = check_same(b, &c, 2e-6);
+    ml_session *s = fuse_check_same(b, &c, 2e-6);
     if (s)
         CHECK(ml_session_uses_op(s, "Gelu") && !ml_session_uses_op(s, "BiasGelu") &&
               ml_session_uses_op(s, "Add") && !ml_session_uses_op(s, "Erf"));
@@ -283,7 +190,7 @@ static ml_session *skip_ln_model(ln_opts o) {
     c.out_names[0] = "y";
     if (o.sum_read) c.out_names[c.n_out++] = "z";
     if (o.mean_out) c.out_names[c.n_out++] = "mean";
-    return check_same(b, &c, 1e-5);
+    return fuse_check_same(b, &c, 1e-5);
 }
 
 static void test_skip_layernorm(void) {
@@ -335,9 +242,9 @@ static void test_chained_blocks(void) {
     mb_init_f32(b, "bias", 1, dv, bias, 0);
     mb_init_f32(b, "g", 1, dv, g, 0);
     mb_init_f32(b, "be", 1, dv, be, 0);
-    scalar(b, "sqrt2", 1.4142135f);
-    scalar(b, "one", 1.0f);
-    scalar(b, "half", 0.5f);
+    fuse_scalar(b, "sqrt2", 1.4142135f);
+    fuse_scalar(b, "one", 1.0f);
+    fuse_scalar(b, "half", 0.5f);
     const char *in = "inp";
     char n[8][32], buf[96];
     for (int l = 0; l < 2; l++) {
@@ -371,7 +278,7 @@ static void test_chained_blocks(void) {
                    .dims = {{3, 5, 8}},
                    .n_out = 1,
                    .out_names = {"out1"}};
-    ml_session *s = check_same(b, &c, 1e-5);
+    ml_session *s = fuse_check_same(b, &c, 1e-5);
     if (s) {
         /* the bias goes into the GEMM epilogue, Gelu stays on its own */
         CHECK(ml_session_uses_op(s, "MatMulBiasAct") && ml_session_uses_op(s, "Gelu"));
@@ -413,8 +320,8 @@ static ml_session *matmul_model(mm_opts o) {
         char buf[32];
         snprintf(buf, sizeof buf, "%s%s", cur, strcmp(o.act, "Clip") == 0 ? ",lo,hi" : "");
         if (strcmp(o.act, "Clip") == 0) {
-            scalar(b, "lo", -0.5f);
-            scalar(b, "hi", 1.5f);
+            fuse_scalar(b, "lo", -0.5f);
+            fuse_scalar(b, "hi", 1.5f);
         }
         mb_node(b, o.act, buf, "y");
         if (strcmp(o.act, "LeakyRelu") == 0) mb_attr_float(b, "alpha", 0.2f);
@@ -430,7 +337,7 @@ static ml_session *matmul_model(mm_opts o) {
                    .dims = {{2, 3, 6}, {6, 5}},
                    .n_out = 1,
                    .out_names = {"y"}};
-    return check_same(b, &c, 1e-5);
+    return fuse_check_same(b, &c, 1e-5);
 }
 
 static void test_matmul_bias_act(void) {
@@ -484,7 +391,7 @@ static void test_conv_act(void) {
                        .dims = {{1, 2, 5, 5}},
                        .n_out = 1,
                        .out_names = {"y"}};
-        ml_session *s = check_same(b, &c, 1e-5);
+        ml_session *s = fuse_check_same(b, &c, 1e-5);
         if (s) {
             CHECK(ml_session_uses_op(s, "FusedConv") == !neg);
             CHECK(ml_session_uses_op(s, "Conv") == (bool)neg);
@@ -508,11 +415,11 @@ static ml_session *decomposed_ln_model(dln_opts o) {
     mb_input(b, "x", F32, 3, dx);
     mb_init_f32(b, "gamma", 1, dg, g, 0);
     mb_init_f32(b, "beta", 1, dg, be, 0);
-    scalar(b, "two", 2.0f);
+    fuse_scalar(b, "two", 2.0f);
     if (o.eps_input)
         mb_input(b, "eps", F32, 0, NULL);
     else
-        scalar(b, "eps", 1e-5f);
+        fuse_scalar(b, "eps", 1e-5f);
     if (o.opset >= 18) mb_init_raw(b, "axes", 7, 1, d1, &axis, sizeof axis);
     const char *red_in[2] = {o.opset >= 18 ? "x,axes" : "x", o.opset >= 18 ? "p,axes" : "p"};
     mb_node(b, "ReduceMean", red_in[0], "m");
@@ -537,7 +444,7 @@ static ml_session *decomposed_ln_model(dln_opts o) {
                    .dims = {{2, 3, 8}, {0}},
                    .n_out = 1,
                    .out_names = {"y"}};
-    return check_same(b, &c, 1e-4);
+    return fuse_check_same(b, &c, 1e-4);
 }
 
 static void test_decomposed_layernorm(void) {
@@ -577,11 +484,11 @@ static void test_fast_gelu(void) {
         for (int i = 0; i < 16; i++) bv[i] = 0.1f * (float)(i - 8);
         mb_input(b, "in", F32, 2, dx);
         mb_init_f32(b, "bias", 1, db, bv, 0);
-        scalar(b, "three", 3.0f);
-        scalar(b, "kappa", wrong ? 0.05f : 0.044715f);
-        scalar(b, "beta", 0.7978845834732056f);
-        scalar(b, "one", 1.0f);
-        scalar(b, "half", 0.5f);
+        fuse_scalar(b, "three", 3.0f);
+        fuse_scalar(b, "kappa", wrong ? 0.05f : 0.044715f);
+        fuse_scalar(b, "beta", 0.7978845834732056f);
+        fuse_scalar(b, "one", 1.0f);
+        fuse_scalar(b, "half", 0.5f);
         const char *x = bias ? "x" : "in";
         char buf[32];
         if (bias) mb_node(b, "Add", "in,bias", "x");
@@ -610,7 +517,7 @@ static void test_fast_gelu(void) {
                        .dims = {{3, 16}},
                        .n_out = 1,
                        .out_names = {"y"}};
-        ml_session *s = check_same(b, &c, 2e-6);
+        ml_session *s = fuse_check_same(b, &c, 2e-6);
         if (!s) continue;
         CHECK(ml_session_uses_op(s, "FastGelu") == !wrong);
         CHECK(ml_session_uses_op(s, "Tanh") == wrong);
@@ -630,8 +537,8 @@ static void test_gemm_act(void) {
             mb_input(b, "a", F32, 2, dx);
             mb_init_f32(b, "w", 2, dw, w, 0);
             mb_init_f32(b, "c", 1, dc, c, 0);
-            scalar(b, "lo", -0.5f);
-            scalar(b, "hi", 1.5f);
+            fuse_scalar(b, "lo", -0.5f);
+            fuse_scalar(b, "hi", 1.5f);
             mb_node(b, "Gemm", "a,w,c", "g");
             mb_attr_int(b, "transB", 1);
             mb_attr_float(b, "alpha", 0.5f);
@@ -646,7 +553,7 @@ static void test_gemm_act(void) {
                             .dims = {{4, 6}},
                             .n_out = 1,
                             .out_names = {"y"}};
-            ml_session *s = check_same(b, &fc, 1e-5);
+            ml_session *s = fuse_check_same(b, &fc, 1e-5);
             if (!s) continue;
             CHECK(ml_session_uses_op(s, "FusedGemm") == !neg);
             CHECK(ml_session_uses_op(s, acts[k]) == (bool)neg);
@@ -661,7 +568,7 @@ static void test_quick_gelu(void) {
         mb_model *b = mb_new(17);
         int64_t dx[] = {3, 16};
         mb_input(b, "x", F32, 2, dx);
-        scalar(b, "alpha", 1.702f);
+        fuse_scalar(b, "alpha", 1.702f);
         mb_node(b, "Mul", "x,x", "sq"); /* x comes from a node, as in real models */
         if (scaled) mb_node(b, "Mul", swap ? "alpha,sq" : "sq,alpha", "u");
         mb_node(b, "Sigmoid", scaled ? "u" : "sq", "s");
@@ -674,7 +581,7 @@ static void test_quick_gelu(void) {
                        .dims = {{3, 16}},
                        .n_out = 1,
                        .out_names = {"y"}};
-        ml_session *s = check_same(b, &c, 1e-5);
+        ml_session *s = fuse_check_same(b, &c, 1e-5);
         if (!s) continue;
         CHECK(ml_session_uses_op(s, "QuickGelu") == !neg);
         CHECK(ml_session_uses_op(s, "Sigmoid") == neg);
@@ -692,8 +599,8 @@ static void test_rms_norm(void) {
         float g[8] = {1, 0.5f, 2, -1, 1.5f, 0.25f, 1, 3};
         mb_input(b, "in", F32, 3, dx);
         mb_init_f32(b, "gamma", 1, dg, g, 0);
-        scalar(b, "two", 2.0f);
-        scalar(b, "eps", 1e-6f);
+        fuse_scalar(b, "two", 2.0f);
+        fuse_scalar(b, "eps", 1e-6f);
         mb_node(b, "Neg", "in", "x");
         mb_node(b, square_mul ? "Mul" : "Pow", square_mul ? "x,x" : "x,two", "p");
         mb_node(b, "ReduceMean", "p", "v");
@@ -715,7 +622,7 @@ static void test_rms_norm(void) {
                        .dims = {{2, 3, 8}},
                        .n_out = 1,
                        .out_names = {"y"}};
-        ml_session *s = check_same(b, &c, 1e-5);
+        ml_session *s = fuse_check_same(b, &c, 1e-5);
         if (!s) continue;
         bool neg = neg_axis0 || neg_read_twice;
         CHECK(ml_session_uses_op(s, "SimplifiedLayerNormalization") == !neg);
@@ -732,9 +639,9 @@ static void test_fuse_in_subgraph(void) {
     mb_input(b, "X", F32, 2, dx);
     mb_input(b, "cond", 9, 0, NULL);
     mb_model *then_g = mb_sub(b, "then");
-    scalar(then_g, "sqrt2", 1.4142135f);
-    scalar(then_g, "one", 1.0f);
-    scalar(then_g, "half", 0.5f);
+    fuse_scalar(then_g, "sqrt2", 1.4142135f);
+    fuse_scalar(then_g, "one", 1.0f);
+    fuse_scalar(then_g, "half", 0.5f);
     mb_node(then_g, "Neg", "X", "x");
     mb_node(then_g, "Div", "x,sqrt2", "d");
     mb_node(then_g, "Erf", "d", "e");
