@@ -7,6 +7,7 @@
 #       of this machine).
 # Everything runs on 127.0.0.1 only.
 #   bench/server_bench.sh BUILD_DIR [SECONDS]
+# MLAMBDA_SERVE_ARGS adds flags to `mlambda serve` (e.g. "--http-threads 2").
 set -euo pipefail
 build=$(realpath "${1:-build}")
 secs=${2:-5}
@@ -33,7 +34,7 @@ tar -czf "$work/trivial.tgz" -C "$work/trivial" .
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 gport=$(free_port)
 "$build/src/cli/mlambda" serve --host 127.0.0.1 --port 0 --port-file "$work/port" --grpc-port "$gport" \
-  --data-dir "$work/data" --log-level warn &
+  --data-dir "$work/data" --log-level warn ${MLAMBDA_SERVE_ARGS:-} &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")

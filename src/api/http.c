@@ -1,5 +1,11 @@
 /* libmicrohttpd glue: request lifecycle, body limits, streaming uploads
- * (raw or multipart), response helpers and graceful shutdown. */
+ * (raw or multipart), response helpers and graceful shutdown.
+ *
+ * Threading (default): a few epoll event loops read every connection; a
+ * request whose route recently answered in under FAST_ROUTE_US is handled
+ * on its loop, anything else runs on an offload worker (offload.h) while
+ * the connection is suspended, so a slow model never stalls its loop's
+ * other connections. --http-threads 0 gives a thread per connection. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -13,8 +19,10 @@
 #include "api/auth.h"
 #include "api/http_encoding.h"
 #include "api/internal.h"
+#include "api/offload.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "serving/batcher.h"
 
 #ifdef MLAMBDA_HAVE_UI
 #include "embed.h"
@@ -29,7 +37,16 @@ void ml_server_config_init(ml_server_config *c) {
     ml_json_limits_default(&c->limits);
     c->max_connections = 512;
     c->drain_timeout_s = 30;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    c->pool_threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (unsigned)cpus;
+    c->offload_threads = 256;
 }
+
+/* A route answering faster than this on average is served on the event
+ * loop: the longest a neighbour connection then waits. */
+#define FAST_ROUTE_US 250
+/* what a request that waited for a shared batch counts as */
+#define BATCHED_ROUTE_NS (100ull * 1000 * 1000)
 
 /* ---- responses ---- */
 
@@ -119,11 +136,19 @@ typedef struct req_state {
     ml_status error; /* deferred until the body is consumed */
     char *form_name, *form_description;
     json_t *labels;
+    /* an offloaded request: what the worker needs, and its answer, sent
+     * when libmicrohttpd calls back after the resume */
+    ml_server *srv;
+    struct MHD_Connection *conn;
+    const char *url, *method; /* the connection's own strings */
+    ml_http_resp resp;
+    bool answered;
 } req_state;
 
 static void state_free(req_state *s) {
     if (!s) return;
     free(s->body);
+    free(s->resp.body);
     ml_upload_abort(s->upload);
     if (s->pp) MHD_destroy_post_processor(s->pp);
     ml_status_free(s->error);
@@ -302,6 +327,39 @@ static void decode_body(struct MHD_Connection *conn, ml_server *srv, req_state *
 
 /* Routes open without a token: health probes, and the UI's static files
  * (the page then asks for the token and sends it with its API calls). */
+/* dispatch, recording how long the route took */
+static void timed_dispatch(ml_server *srv, struct MHD_Connection *conn, const char *url,
+                           const char *method, req_state *st, ml_http_resp *resp) {
+    uint64_t t0 = ml_now_ns();
+    ml_batcher_thread_reset();
+    dispatch(srv, conn, url, method, st, resp);
+    uint64_t ns = ml_now_ns() - t0;
+    /* a batched model's route stays on the workers however quick it was */
+    if (ml_batcher_thread_queued() && ns < BATCHED_ROUTE_NS) ns = BATCHED_ROUTE_NS;
+    if (srv->costs) ml_route_cost_add(srv->costs, method, url, ns);
+}
+
+/* On an offload worker; the connection is suspended meanwhile. */
+static void run_offloaded(void *arg) {
+    req_state *st = arg;
+    timed_dispatch(st->srv, st->conn, st->url, st->method, st, &st->resp);
+    st->answered = true;
+    MHD_resume_connection(st->conn); /* libmicrohttpd calls on_request again */
+}
+
+/* Hands the request to a worker (or, when none can take it, answers it
+ * here); either way the answer goes out on the next call. */
+static void offload(ml_server *srv, struct MHD_Connection *conn, const char *url,
+                    const char *method, req_state *st) {
+    st->srv = srv, st->conn = conn, st->url = url, st->method = method;
+    /* suspended before the worker can resume it */
+    MHD_suspend_connection(conn);
+    ml_status e = ml_offload_submit(srv->offload, run_offloaded, st);
+    if (!e) return;
+    ml_status_free(e);
+    run_offloaded(st);
+}
+
 static bool public_route(const char *method, const char *url) {
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) return false;
     return !strcmp(url, "/v2/health/live") || !strcmp(url, "/v2/health/ready") ||
@@ -396,6 +454,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->body[st->len] = '\0';
         return MHD_YES;
     }
+    if (st->answered) { /* back from a worker */
+        ML_LOG_D("%s %s -> %d (%llu ms, offloaded)", method, url, st->resp.status,
+                 (unsigned long long)((ml_now_ns() - st->arrived_ns) / 1000000));
+        return send_resp(conn, srv, &st->resp);
+    }
     ml_http_resp resp = {0};
     if (!st->error && !st->is_upload && st->body) decode_body(conn, srv, st);
     if (st->error && ml_status_code(st->error) == ML_ERR_UNSUPPORTED && !st->is_upload) {
@@ -406,8 +469,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (st->error) {
         ml_resp_status(&resp, st->error);
         st->error = NULL;
+    } else if (srv->offload && !ml_route_is_fast(srv->costs, method, url, FAST_ROUTE_US)) {
+        offload(srv, conn, url, method, st);
+        return MHD_YES;
     } else {
-        dispatch(srv, conn, url, method, st, &resp);
+        timed_dispatch(srv, conn, url, method, st, &resp);
     }
     uint64_t ms = (ml_now_ns() - st->arrived_ns) / 1000000;
     ML_LOG_D("%s %s -> %d (%llu ms)", method, url, resp.status, (unsigned long long)ms);
@@ -451,10 +517,21 @@ ml_status ml_server_start(const ml_server_config *cfg, ml_registry *reg, ml_runt
         return ml_error(ML_ERR_INVALID_ARGUMENT,
                         "--host '%s' is not an IPv4 address (e.g. 127.0.0.1 or 0.0.0.0)", host);
     }
-    /* Thread per connection by default: inference blocks its thread, and a
-     * slow model must not stall other connections sharing a worker. */
+    /* Event loops, with slow requests offloaded (top of this file), or a
+     * thread per connection. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
-    flags |= s->cfg.pool_threads ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION;
+    if (s->cfg.pool_threads) {
+        flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+        ml_status st = ml_offload_start(s->cfg.offload_threads, &s->offload);
+        if (!st) st = ml_route_costs_new(&s->costs);
+        if (st) {
+            ml_offload_stop(s->offload);
+            free(s);
+            return st;
+        }
+    } else {
+        flags |= MHD_USE_THREAD_PER_CONNECTION;
+    }
     bool tls = s->cfg.tls_cert_pem && s->cfg.tls_key_pem;
     if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
         free(s);
@@ -479,6 +556,8 @@ ml_status ml_server_start(const ml_server_config *cfg, ml_registry *reg, ml_runt
         (unsigned)(s->cfg.pool_threads > 1 ? s->cfg.pool_threads : 0), MHD_OPTION_END);
     if (!s->daemon) {
         int port = s->cfg.port;
+        ml_offload_stop(s->offload);
+        ml_route_costs_free(s->costs);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->idle);
         free(s);
@@ -510,7 +589,10 @@ void ml_server_shutdown(ml_server *s) {
     int left = s->in_flight;
     pthread_mutex_unlock(&s->mu);
     if (left) ML_LOG_W("shutdown: %d request(s) still running after the drain timeout", left);
+    /* workers first: each resumes its connection before the daemon goes */
+    ml_offload_stop(s->offload);
     MHD_stop_daemon(s->daemon);
+    ml_route_costs_free(s->costs);
     if (ls != MHD_INVALID_SOCKET) close(ls);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);

@@ -19,6 +19,8 @@ struct ml_server {
     pthread_mutex_t mu;
     pthread_cond_t idle;
     int in_flight;
+    struct ml_offload *offload;   /* event-loop mode only, else NULL */
+    struct ml_route_costs *costs; /* likewise */
 };
 
 /* A request as handlers see it: the body is complete (or, for uploads,

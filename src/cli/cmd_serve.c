@@ -35,7 +35,9 @@ static void usage(FILE *out) {
         "  --seed N            seed of the traffic-split RNG (default: random)\n"
         "  --threads N         intra-op threads (default: number of CPUs)\n"
         "  --port-file PATH    write the bound port here once listening\n"
-        "  --http-threads N    serve HTTP from N epoll workers instead of a thread per connection\n"
+        "  --http-threads N    HTTP event loops (default: number of CPUs, at most 8); requests\n"
+        "                      slower than 250 us run on workers; 0: a thread per connection\n"
+        "  --http-workers N    most worker threads for slow HTTP requests (default 256)\n"
         "  --grpc-port N       gRPC port (KServe V2 + TF-Serving; default 9091; 0 picks one)\n"
         "  --grpc-max-message BYTES  largest gRPC message (default 67108864)\n"
         "  --grpc-workers N    gRPC calls handled at once (default 2 x CPUs, at least 4);\n"
@@ -128,6 +130,7 @@ int ml_cmd_serve(int argc, char **argv) {
                                          {"threads", required_argument, 0, 't'},
                                          {"port-file", required_argument, 0, 'P'},
                                          {"http-threads", required_argument, 0, 'T'},
+                                         {"http-workers", required_argument, 0, 'w'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"grpc-port", required_argument, 0, 'g'},
                                          {"grpc-max-message", required_argument, 0, 'G'},
@@ -188,6 +191,10 @@ int ml_cmd_serve(int argc, char **argv) {
         case 'T':
             ok = parse_num(optarg, 256, &v);
             cfg.pool_threads = (unsigned)v;
+            break;
+        case 'w':
+            ok = parse_num(optarg, 4096, &v) && v >= 1;
+            cfg.offload_threads = (unsigned)v;
             break;
         case 'g':
             ok = parse_num(optarg, 65535, &v);

@@ -307,6 +307,10 @@ static void drop_state(ml_exec_node *en) {
     en->has_state = false;
 }
 
+void ml_graph_unbind(ml_exec_node *en) {
+    drop_state(en);
+}
+
 ml_status ml_graph_rebind(ml_graph *g, ml_exec_node *en) {
     drop_state(en);
     return bind_kernel(g, en);

@@ -120,6 +120,9 @@ ml_status ml_graph_fuse(ml_graph *g);
 /* Drops en's kernel state and binds it again (after a fusion changed its op,
  * inputs or constants). */
 ml_status ml_graph_rebind(ml_graph *g, ml_exec_node *en);
+/* Frees en's kernel state with its current kernel (before a fusion gives
+ * the node another kernel). */
+void ml_graph_unbind(ml_exec_node *en);
 /* Model-wide opset of a domain ("" and "ai.onnx" are the same); 0 if absent. */
 int ml_model_opset(const ml_model *m, const char *domain);
 void ml_model_free(ml_model *m);

@@ -162,6 +162,8 @@ ml_status fuse_rewrite(ml_graph *g, ml_exec_node *en, const char *domain, const 
     for (size_t i = 0; i < n_attrs; i++) at[i] = attrs[i];
     /* errors keep pointing at the model's node the result came from */
     snprintf(name, name_len, "%s (fused %s)", en->node.name, op);
+    /* the node's state belongs to its current kernel: freed by it */
+    ml_graph_unbind(en);
     ml_exec_node saved = *en;
     ml_node *n = &en->node;
     n->name = name;

@@ -338,6 +338,16 @@ void ml_batcher_free(ml_batcher *b) {
     free(b);
 }
 
+static _Thread_local bool thread_queued;
+
+bool ml_batcher_thread_queued(void) {
+    return thread_queued;
+}
+
+void ml_batcher_thread_reset(void) {
+    thread_queued = false;
+}
+
 ml_status ml_batcher_run(ml_batcher *b, const ml_tensor_list *in, const char *const *want,
                          size_t n_want, uint64_t deadline_ns, ml_tensor_list *out,
                          uint64_t *queue_ns, uint64_t *compute_ns) {
@@ -356,6 +366,7 @@ ml_status ml_batcher_run(ml_batcher *b, const ml_tensor_list *in, const char *co
         if (compute_ns) *compute_ns += c;
         return st;
     }
+    thread_queued = true;
     pthread_mutex_lock(&b->mu);
     job **tail = &b->head;
     while (*tail) tail = &(*tail)->next;

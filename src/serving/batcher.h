@@ -34,6 +34,13 @@ ml_status ml_batcher_create(ml_instance *inst, const ml_batch_config *cfg, ml_me
 /* Finishes queued requests, stops the thread, frees. NULL is accepted. */
 void ml_batcher_free(ml_batcher *b);
 
+/* Whether the calling thread queued a request for a shared run since it
+ * last called ml_batcher_thread_reset(). The HTTP server keeps such routes
+ * off its event loops: a loop waiting for its own batch cannot receive the
+ * requests that would fill it. */
+bool ml_batcher_thread_queued(void);
+void ml_batcher_thread_reset(void);
+
 /* Runs one request through the queue; blocks until its answer is ready.
  * queue_ns/compute_ns (may be NULL) receive the time waited and the time
  * of the (shared) run. A request whose deadline passes while it is queued

@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -780,13 +782,16 @@ static void test_sequence_of_maps_output(void) {
 }
 
 /* Starts another server on the same data dir and registry with the usual
- * arguments plus `opt value`; the caller stops it with tc_stop. */
-static bool start_second(tc_server *other, const char *opt, const char *value) {
+ * arguments plus the given ones (NULL-terminated); the caller stops it with
+ * tc_stop. */
+static bool start_second(tc_server *other, ...) {
     const char *args[32];
     int n = 0;
     for (; server_args[n]; n++) args[n] = server_args[n];
-    args[n++] = opt;
-    args[n++] = value;
+    va_list ap;
+    va_start(ap, other);
+    for (const char *a; n < 31 && (a = va_arg(ap, const char *));) args[n++] = a;
+    va_end(ap);
     args[n] = NULL;
     *other = srv;
     other->pid = 0;
@@ -798,7 +803,7 @@ static bool start_second(tc_server *other, const char *opt, const char *value) {
 static void test_request_timeout(void) {
     CHECK_EQ_INT(upload("spin.tgz", "name=spin"), 201);
     tc_server other;
-    CHECK(start_second(&other, "--request-timeout-ms", "300"));
+    CHECK(start_second(&other, "--request-timeout-ms", "300", NULL));
     tc_client c2;
     tc_client_init(&c2, other.port);
     struct timespec t0, t1;
@@ -817,6 +822,65 @@ static void test_request_timeout(void) {
                               "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
                               "\"FP32\",\"data\":[2]}]}"),
                  200);
+    tc_client_free(&c2);
+    CHECK_EQ_INT(tc_stop(&other, SIGTERM), 0);
+}
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void *spin_request(void *arg) {
+    tc_client c;
+    tc_client_init(&c, *(int *)arg);
+    long code = tc_post_json(&c, "/v2/models/spin/infer",
+                             "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
+                             "\"FP32\",\"data\":[0]}]}");
+    tc_client_free(&c);
+    return (void *)(intptr_t)code;
+}
+
+/* One event loop (--http-threads 1): a slow inference runs on a worker
+ * while the loop keeps answering health checks and a fast model; with the
+ * loop blocked they would wait the whole 1.5 s. */
+static void test_slow_request_isolated(void) {
+    CHECK_EQ_INT(upload("spin.tgz", "name=spin"), 201);
+    tc_server other;
+    CHECK(start_second(&other, "--http-threads", "1", "--request-timeout-ms", "1500", NULL));
+    tc_client c2;
+    tc_client_init(&c2, other.port);
+    const char *fast = "/v2/models/double/versions/1/infer";
+    const char *body =
+        "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[2]}]}";
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(tc_post_json(&c2, fast, body), 200); /* measured fast */
+    pthread_t t;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK(pthread_create(&t, NULL, spin_request, &other.port) == 0);
+    usleep(200 * 1000); /* the spin run is under way */
+    double worst = 0;
+    for (int i = 0; i < 5; i++) {
+        struct timespec q0;
+        clock_gettime(CLOCK_MONOTONIC, &q0);
+        CHECK_EQ_INT(tc_get(&c2, "/v2/health/ready"), 200);
+        CHECK_EQ_INT(tc_post_json(&c2, fast, body), 200);
+        CHECK(contains(c2.body, "[4"));
+        double s = seconds_since(&q0);
+        if (s > worst) worst = s;
+    }
+    double during = seconds_since(&t0);
+    void *code;
+    pthread_join(t, &code);
+    double spin = seconds_since(&t0);
+    printf("    slow request: health + fast model answered in <= %.3f s each while a 1.5 s run "
+           "went on (%.2f s in; it ended after %.2f s with %ld)\n",
+           worst, during, spin, (long)(intptr_t)code);
+    CHECK_EQ_INT((long)(intptr_t)code, 504);
+    CHECK(worst < 0.5);
+    CHECK(during < 1.4); /* all of them answered before the spin ended */
     tc_client_free(&c2);
     CHECK_EQ_INT(tc_stop(&other, SIGTERM), 0);
 }
@@ -949,7 +1013,7 @@ static void test_auth(void) {
     fputs("# rotated tokens\nfirst-token\n\n  second-token  \n", f);
     fclose(f);
     tc_server other;
-    CHECK(start_second(&other, "--auth-token-file", path));
+    CHECK(start_second(&other, "--auth-token-file", path, NULL));
     tc_client c;
     tc_client_init(&c, other.port);
     CHECK_EQ_INT(tc_get(&c, "/v2/health/live"), 200);
@@ -987,7 +1051,7 @@ static void test_auth(void) {
     /* a missing or empty token file stops the server from starting */
     f = fopen(path, "w");
     if (f) fclose(f);
-    CHECK(!start_second(&other, "--auth-token-file", path));
+    CHECK(!start_second(&other, "--auth-token-file", path, NULL));
     remove(path);
 }
 
@@ -1083,6 +1147,7 @@ int main(int argc, char **argv) {
     RUN(test_preferred_batch_sizes);
     RUN(test_sequence_of_maps_output);
     RUN(test_request_timeout);
+    RUN(test_slow_request_isolated);
     RUN(test_content_encoding);
     RUN(test_auth);
     RUN(test_two_servers);
