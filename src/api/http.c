@@ -35,7 +35,7 @@ void ml_server_config_init(ml_server_config *c) {
     c->max_body_bytes = 64u << 20;
     c->max_upload_bytes = 1ull << 30;
     ml_json_limits_default(&c->limits);
-    c->max_connections = 512;
+    c->max_connections = 1024;
     c->drain_timeout_s = 30;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     c->pool_threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (unsigned)cpus;

@@ -18,7 +18,7 @@ typedef struct ml_server_config {
     size_t max_body_bytes;       /* inference / JSON bodies; default 64 MiB */
     uint64_t max_upload_bytes;   /* model uploads; default 1 GiB */
     ml_json_limits limits;       /* tensor elements, nesting depth, string size */
-    unsigned max_connections;    /* default 512 */
+    unsigned max_connections;    /* default 1024 */
     unsigned drain_timeout_s;    /* graceful shutdown bound; default 30 */
     unsigned pool_threads;       /* N epoll event loops (default: the CPUs, at most 8);
                                   * 0: a thread per connection */

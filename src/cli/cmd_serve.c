@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "api/auth.h"
 #include "api/grpc/grpc_server.h"
@@ -38,6 +39,7 @@ static void usage(FILE *out) {
         "  --http-threads N    HTTP event loops (default: number of CPUs, at most 8); requests\n"
         "                      slower than 250 us run on workers; 0: a thread per connection\n"
         "  --http-workers N    most worker threads for slow HTTP requests (default 256)\n"
+        "  --max-connections N most open HTTP connections (default 1024)\n"
         "  --grpc-port N       gRPC port (KServe V2 + TF-Serving; default 9091; 0 picks one)\n"
         "  --grpc-max-message BYTES  largest gRPC message (default 67108864)\n"
         "  --grpc-workers N    gRPC calls handled at once (default 2 x CPUs, at least 4);\n"
@@ -73,6 +75,19 @@ static bool parse_num(const char *s, unsigned long long max, unsigned long long 
     if (*end || end == s || v > max) return false;
     *out = v;
     return true;
+}
+
+/* Each connection is a descriptor, and the usual soft limit (1024) is below
+ * what --max-connections may ask for: raise it toward the hard limit. */
+static void raise_fd_limit(unsigned max_connections) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t want = (rlim_t)max_connections + 256; /* models, database, gRPC */
+    if (rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || want < rl.rlim_max ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        ML_LOG_W("open-file limit %llu is below --max-connections %u + 256; raise it (ulimit -n)",
+                 (unsigned long long)rl.rlim_cur, max_connections);
 }
 
 /* A whole PEM file, bounded (certificate chains are a few KB). */
@@ -131,6 +146,7 @@ int ml_cmd_serve(int argc, char **argv) {
                                          {"port-file", required_argument, 0, 'P'},
                                          {"http-threads", required_argument, 0, 'T'},
                                          {"http-workers", required_argument, 0, 'w'},
+                                         {"max-connections", required_argument, 0, 'M'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"grpc-port", required_argument, 0, 'g'},
                                          {"grpc-max-message", required_argument, 0, 'G'},
@@ -195,6 +211,10 @@ int ml_cmd_serve(int argc, char **argv) {
         case 'w':
             ok = parse_num(optarg, 4096, &v) && v >= 1;
             cfg.offload_threads = (unsigned)v;
+            break;
+        case 'M':
+            ok = parse_num(optarg, 1000000, &v) && v >= 1;
+            cfg.max_connections = (unsigned)v;
             break;
         case 'g':
             ok = parse_num(optarg, 65535, &v);
@@ -267,6 +287,7 @@ int ml_cmd_serve(int argc, char **argv) {
     if (!st && (cert_file || key_file)) st = read_tls_files(cert_file, key_file, &cert, &key);
     cfg.tls_cert_pem = gcfg.tls_cert_pem = cert;
     cfg.tls_key_pem = gcfg.tls_key_pem = key;
+    raise_fd_limit(cfg.max_connections);
     if (!st) st = ml_registry_open(dir, db, &reg);
     if (!st) st = ml_runtime_create(reg, &ropts, &rt);
     if (!st) st = ml_server_start(&cfg, reg, rt, &srv);
