@@ -206,6 +206,68 @@ static void test_fallback_shapes(void) {
     }
 }
 
+static uint32_t rng_state = 12345u;
+
+static int rnd(int n) { /* 0 .. n-1 */
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (int)((rng_state >> 8) % (uint32_t)n);
+}
+
+/* A broadcast operand's shape: each of the scores' dims kept, 1, or (where
+ * the scores have 1) widened to 2; leading dims may be dropped. */
+static int random_bcast(int r, const int64_t *scores, int64_t *out) {
+    int rank = r - rnd(r + 1);
+    for (int d = 0; d < rank; d++) {
+        int64_t full = scores[r - rank + d];
+        int pick = rnd(8);
+        out[d] = pick < 4 ? full : pick < 7 ? 1 : full == 1 ? 2 : full;
+    }
+    return rank;
+}
+
+/* Random valid shapes and spellings, many off the kernel's fast path: the
+ * fused graph must always equal the unfused one. */
+static void test_random(void) {
+    static const char *scales[] = {NULL, "Mul", "MulFirst", "Div"};
+    int n_fused = 0, n = 200;
+    for (int it = 0; it < n; it++) {
+        attn_opts o = {.rank = 2 + rnd(3)};
+        int r = o.rank;
+        int64_t S = rnd(10) ? 1 + rnd(9) : 0, D = rnd(10) ? 1 + rnd(6) : 0, T = 1 + rnd(40),
+                Dv = 1 + rnd(5);
+        for (int d = 0; d < r - 2; d++) {
+            o.q[d] = 1 + rnd(3);
+            o.k[d] = rnd(5) ? o.q[d] : 1; /* K's batch may broadcast */
+            o.v[d] = rnd(5) ? o.q[d] : 1;
+        }
+        o.q[r - 2] = S, o.q[r - 1] = D;
+        o.k[r - 2] = D, o.k[r - 1] = T;
+        o.v[r - 2] = T, o.v[r - 1] = Dv;
+        int64_t scores[4];
+        for (int d = 0; d < r - 2; d++) scores[d] = o.q[d] > o.k[d] ? o.q[d] : o.k[d];
+        scores[r - 2] = S, scores[r - 1] = T;
+        o.scale = scales[rnd(4)];
+        if (o.scale && rnd(3) == 0) o.scale_rank = 1 + rnd(r); /* [1, ...], may widen */
+        if (rnd(2)) {
+            o.where = 1 + rnd(2);
+            o.cond_rank = random_bcast(r, scores, o.cond);
+            o.fill = rnd(2) ? -INFINITY : -1e4f;
+        }
+        if (rnd(2)) {
+            o.mask_rank = random_bcast(r, scores, o.mask);
+            o.mask_first = rnd(2);
+        }
+        int ax = rnd(6);
+        o.axis = ax < 3 ? 0 : ax < 5 ? -1 : r - 1 - rnd(r); /* sometimes another axis */
+        if (o.axis == 0 && rnd(2)) o.opset = 11;            /* the old default axis 1 */
+        bool f = fused(&o);
+        n_fused += f;
+        if (!f) fprintf(stderr, "    random case %d did not fuse\n", it);
+    }
+    printf("    random: %d of %d shapes fused and equal to the unfused graph\n", n_fused, n);
+    CHECK_EQ_INT(n_fused, n);
+}
+
 static void test_negative(void) {
     attn_opts cases[] = {
         {BERT_SHAPES, .scale = "Div", .scores_out = true}, /* scores read twice */
@@ -256,6 +318,7 @@ static void test_invalid_shapes(void) {
 int main(void) {
     RUN(test_spellings);
     RUN(test_fallback_shapes);
+    RUN(test_random);
     RUN(test_negative);
     RUN(test_invalid_shapes);
     return TEST_SUMMARY();
