@@ -2,10 +2,11 @@
  * (raw or multipart), response helpers and graceful shutdown.
  *
  * Threading (default): a few epoll event loops read every connection; a
- * request whose route recently answered in under FAST_ROUTE_US is handled
- * on its loop, anything else runs on an offload worker (offload.h) while
- * the connection is suspended, so a slow model never stalls its loop's
- * other connections. --http-threads 0 gives a thread per connection. */
+ * request whose route recently answered in under FAST_ROUTE_US (and whose
+ * body is small and not compressed) is handled on its loop, anything else
+ * runs on an offload worker (offload.h) while the connection is suspended,
+ * so a slow model never stalls its loop's other connections.
+ * --http-threads 0 gives a thread per connection. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -45,6 +46,8 @@ void ml_server_config_init(ml_server_config *c) {
 /* A route answering faster than this on average is served on the event
  * loop: the longest a neighbour connection then waits. */
 #define FAST_ROUTE_US 250
+/* bodies larger than this are decoded on a worker */
+#define OFFLOAD_BODY_BYTES (256u << 10)
 /* what a request that waited for a shared batch counts as */
 #define BATCHED_ROUTE_NS (100ull * 1000 * 1000)
 
@@ -325,14 +328,30 @@ static void decode_body(struct MHD_Connection *conn, ml_server *srv, req_state *
     st->cap = n + 1;
 }
 
-/* Routes open without a token: health probes, and the UI's static files
- * (the page then asks for the token and sends it with its API calls). */
-/* dispatch, recording how long the route took */
-static void timed_dispatch(ml_server *srv, struct MHD_Connection *conn, const char *url,
-                           const char *method, req_state *st, ml_http_resp *resp) {
+/* The complete request: inflate its body, answer a deferred error, or
+ * route it. */
+static void handle(ml_server *srv, struct MHD_Connection *conn, const char *url, const char *method,
+                   req_state *st, ml_http_resp *resp) {
+    if (!st->error && !st->is_upload && st->body) decode_body(conn, srv, st);
+    if (st->error && ml_status_code(st->error) == ML_ERR_UNSUPPORTED && !st->is_upload) {
+        /* an unknown Content-Encoding: 415 Unsupported Media Type */
+        ml_resp_error(resp, 415, "%s", ml_status_message(st->error));
+        ml_status_free(st->error);
+        st->error = NULL;
+    } else if (st->error) {
+        ml_resp_status(resp, st->error);
+        st->error = NULL;
+    } else {
+        dispatch(srv, conn, url, method, st, resp);
+    }
+}
+
+/* handle, recording how long the route took */
+static void timed_handle(ml_server *srv, struct MHD_Connection *conn, const char *url,
+                         const char *method, req_state *st, ml_http_resp *resp) {
     uint64_t t0 = ml_now_ns();
     ml_batcher_thread_reset();
-    dispatch(srv, conn, url, method, st, resp);
+    handle(srv, conn, url, method, st, resp);
     uint64_t ns = ml_now_ns() - t0;
     /* a batched model's route stays on the workers however quick it was */
     if (ml_batcher_thread_queued() && ns < BATCHED_ROUTE_NS) ns = BATCHED_ROUTE_NS;
@@ -342,7 +361,7 @@ static void timed_dispatch(ml_server *srv, struct MHD_Connection *conn, const ch
 /* On an offload worker; the connection is suspended meanwhile. */
 static void run_offloaded(void *arg) {
     req_state *st = arg;
-    timed_dispatch(st->srv, st->conn, st->url, st->method, st, &st->resp);
+    timed_handle(st->srv, st->conn, st->url, st->method, st, &st->resp);
     st->answered = true;
     MHD_resume_connection(st->conn); /* libmicrohttpd calls on_request again */
 }
@@ -360,6 +379,8 @@ static void offload(ml_server *srv, struct MHD_Connection *conn, const char *url
     run_offloaded(st);
 }
 
+/* Routes open without a token: health probes, and the UI's static files
+ * (the page then asks for the token and sends it with its API calls). */
 static bool public_route(const char *method, const char *url) {
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) return false;
     return !strcmp(url, "/v2/health/live") || !strcmp(url, "/v2/health/ready") ||
@@ -459,22 +480,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                  (unsigned long long)((ml_now_ns() - st->arrived_ns) / 1000000));
         return send_resp(conn, srv, &st->resp);
     }
-    ml_http_resp resp = {0};
-    if (!st->error && !st->is_upload && st->body) decode_body(conn, srv, st);
-    if (st->error && ml_status_code(st->error) == ML_ERR_UNSUPPORTED && !st->is_upload) {
-        /* an unknown Content-Encoding: 415 Unsupported Media Type */
-        ml_resp_error(&resp, 415, "%s", ml_status_message(st->error));
-        ml_status_free(st->error);
-        st->error = NULL;
-    } else if (st->error) {
-        ml_resp_status(&resp, st->error);
-        st->error = NULL;
-    } else if (srv->offload && !ml_route_is_fast(srv->costs, method, url, FAST_ROUTE_US)) {
+    /* big or compressed bodies take long to decode whatever the route */
+    if (srv->offload &&
+        (st->len > OFFLOAD_BODY_BYTES ||
+         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING) ||
+         !ml_route_is_fast(srv->costs, method, url, FAST_ROUTE_US))) {
         offload(srv, conn, url, method, st);
         return MHD_YES;
-    } else {
-        timed_dispatch(srv, conn, url, method, st, &resp);
     }
+    ml_http_resp resp = {0};
+    timed_handle(srv, conn, url, method, st, &resp);
     uint64_t ms = (ml_now_ns() - st->arrived_ns) / 1000000;
     ML_LOG_D("%s %s -> %d (%llu ms)", method, url, resp.status, (unsigned long long)ms);
     return send_resp(conn, srv, &resp);
