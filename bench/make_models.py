@@ -107,6 +107,14 @@ class TinyBert(nn.Module):
         return torch.tanh(self.pool(x[:, 0]))
 
 
+class AttentionCore(nn.Module):
+    """softmax(q k^T / sqrt(d) + mask) v over 12 heads, as BERT-base exports it (the graph
+    optimiser fuses it into one ScaledDotProductAttention)."""
+
+    def forward(self, q, k, v, mask):
+        return torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + mask, dim=-1) @ v
+
+
 def tree_ensemble(path, n_trees=100, depth=6, n_features=20, seed=3):
     rng = np.random.default_rng(seed)
     attrs = {k: [] for k in ("nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_modes",
@@ -156,6 +164,10 @@ def main():
     export(res, torch.randn(1, 3, 32, 32), os.path.join(OUT, "resnet_blocks.onnx"), ["x"], ["y"], dyn("x", "y"))
     export(TinyBert(), torch.zeros(1, 64, dtype=torch.long), os.path.join(OUT, "bert_tiny.onnx"), ["ids"], ["pooled"],
            dyn("ids", "pooled"))
+    s, h = 256, 12
+    export(AttentionCore(), (torch.randn(1, h, s, 64), torch.randn(1, h, s, 64), torch.randn(1, h, s, 64),
+                             torch.zeros(1, 1, 1, s)),
+           os.path.join(OUT, "attention.onnx"), ["q", "k", "v", "mask"], ["y"], dyn("q", "k", "v", "mask", "y"))
     tree_ensemble(os.path.join(OUT, "trees.onnx"))
     seq2seq = os.path.join(HERE, "..", "examples", "seq2seq", "model", "model.onnx")
     manifest = [
@@ -167,6 +179,9 @@ def main():
          "inputs": [{"name": "x", "dtype": "float32", "shape": ["B", 3, 32, 32]}]},
         {"name": "bert_tiny", "file": "bert_tiny.onnx",
          "inputs": [{"name": "ids", "dtype": "int64", "shape": ["B", 64], "max": 1000}]},
+        {"name": "attention", "file": "attention.onnx", "batches": [1],
+         "inputs": [{"name": n, "dtype": "float32", "shape": ["B", 12, 256, 64]} for n in "qkv"] +
+                   [{"name": "mask", "dtype": "float32", "shape": ["B", 1, 1, 256]}]},
         {"name": "trees", "file": "trees.onnx", "inputs": [{"name": "X", "dtype": "float32", "shape": ["B", 20]}]},
     ]
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
