@@ -5,6 +5,7 @@
 # concurrency 32 (one-row KServe V2 requests). Prints both throughputs and the
 # batched / unbatched ratio, all measured in this run. 127.0.0.1 only.
 #   bench/batching_bench.sh BUILD_DIR [SECONDS] [DELAY_US]
+# MLAMBDA_SERVE_ARGS adds flags to `mlambda serve` (e.g. "--http-threads 0").
 set -euo pipefail
 build=$(realpath "${1:-build}")
 secs=${2:-10}
@@ -25,7 +26,7 @@ done
 printf 'batching: {max_batch_size: 32, max_queue_delay_us: %s}\n' "$delay" >>"$work/batched/serving.yaml"
 
 "$build/src/cli/mlambda" serve --host 127.0.0.1 --port 0 --port-file "$work/port" --no-grpc \
-  --data-dir "$work/data" --log-level warn &
+  --data-dir "$work/data" --log-level warn ${MLAMBDA_SERVE_ARGS:-} &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")

@@ -1,12 +1,13 @@
 /* libmicrohttpd glue: request lifecycle, body limits, streaming uploads
  * (raw or multipart), response helpers and graceful shutdown.
  *
- * Threading (default): a few epoll event loops read every connection; a
- * request whose route recently answered in under FAST_ROUTE_US (and whose
- * body is small and not compressed) is handled on its loop, anything else
- * runs on an offload worker (offload.h) while the connection is suspended,
- * so a slow model never stalls its loop's other connections.
- * --http-threads 0 gives a thread per connection. */
+ * Threading: a thread per connection by default. With --http-threads N, N
+ * epoll event loops read every connection instead; a request whose route
+ * recently took under FAST_ROUTE_US of CPU (and whose body is small and not
+ * compressed, and which is no management call) is handled on its loop,
+ * anything else runs on an offload worker (offload.h) while the connection
+ * is suspended, so a slow model never stalls its loop's other connections.
+ * docs/performance.md compares the two. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -38,8 +39,6 @@ void ml_server_config_init(ml_server_config *c) {
     ml_json_limits_default(&c->limits);
     c->max_connections = 1024;
     c->drain_timeout_s = 30;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    c->pool_threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (unsigned)cpus;
     c->offload_threads = 256;
 }
 
@@ -351,13 +350,22 @@ static void handle(ml_server *srv, struct MHD_Connection *conn, const char *url,
     }
 }
 
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* handle, recording how long the route took */
 static void timed_handle(ml_server *srv, struct MHD_Connection *conn, const char *url,
                          const char *method, req_state *st, ml_http_resp *resp) {
-    uint64_t t0 = ml_now_ns();
+    /* CPU time, not wall time: under load every request takes longer on
+     * the clock, and offloaded ones longer still, which would keep a quick
+     * route off its loop for good */
+    uint64_t t0 = thread_cpu_ns();
     ml_batcher_thread_reset();
     handle(srv, conn, url, method, st, resp);
-    uint64_t ns = ml_now_ns() - t0;
+    uint64_t ns = thread_cpu_ns() - t0;
     /* a batched model's route stays on the workers however quick it was */
     if (ml_batcher_thread_queued() && ns < BATCHED_ROUTE_NS) ns = BATCHED_ROUTE_NS;
     if (srv->costs) ml_route_cost_add(srv->costs, method, url, ns);
@@ -410,6 +418,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_lock(&srv->mu);
         srv->in_flight++;
         pthread_mutex_unlock(&srv->mu);
+        ml_load_enter();
         st->is_upload = is_upload_route(method, url);
         if (srv->cfg.auth && !public_route(method, url) &&
             !ml_auth_check(srv->cfg.auth,
@@ -485,16 +494,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                  (unsigned long long)((ml_now_ns() - st->arrived_ns) / 1000000));
         return send_resp(conn, srv, &st->resp);
     }
-    /* big or compressed bodies take long to decode whatever the route */
+    /* big or compressed bodies take long to decode whatever the route, and
+     * the management API waits on the registry's database */
     if (srv->offload &&
-        (st->len > OFFLOAD_BODY_BYTES ||
+        (st->len > OFFLOAD_BODY_BYTES || strncmp(url, "/api/", 5) == 0 ||
          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING) ||
          !ml_route_is_fast(srv->costs, method, url, FAST_ROUTE_US))) {
         offload(srv, conn, url, method, st);
         return MHD_YES;
     }
     ml_http_resp resp = {0};
+    /* on an event loop (one per core): no intra-op split of this quick
+     * request's model run */
+    ml_serial_runs_on_this_thread(srv->offload != NULL);
     timed_handle(srv, conn, url, method, st, &resp);
+    ml_serial_runs_on_this_thread(false);
     uint64_t ms = (ml_now_ns() - st->arrived_ns) / 1000000;
     ML_LOG_D("%s %s -> %d (%llu ms)", method, url, resp.status, (unsigned long long)ms);
     return send_resp(conn, srv, &resp);
@@ -508,6 +522,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!st) return;
     state_free(st);
     *con_cls = NULL;
+    ml_load_leave();
     pthread_mutex_lock(&srv->mu);
     srv->in_flight--;
     pthread_cond_broadcast(&srv->idle);

@@ -1,5 +1,5 @@
-/* The REST server: libmicrohttpd event loops (slow requests offloaded to
- * worker threads, see http.c) or a thread per connection, management API,
+/* The REST server: libmicrohttpd with a thread per connection, or event
+ * loops with slow requests offloaded to workers (see http.c), management API,
  * KServe V2, TF-Serving, gateway, metrics and the embedded web UI. */
 #ifndef MLAMBDA_API_SERVER_H
 #define MLAMBDA_API_SERVER_H
@@ -20,8 +20,8 @@ typedef struct ml_server_config {
     ml_json_limits limits;       /* tensor elements, nesting depth, string size */
     unsigned max_connections;    /* default 1024 */
     unsigned drain_timeout_s;    /* graceful shutdown bound; default 30 */
-    unsigned pool_threads;       /* N epoll event loops (default: the CPUs, at most 8);
-                                  * 0: a thread per connection */
+    unsigned pool_threads;       /* 0: a thread per connection (default); N: N epoll event
+                                  * loops, slow requests on offload workers */
     unsigned offload_threads;    /* most workers for slow requests (event loops); default 256 */
     unsigned request_timeout_ms; /* inference deadline from arrival; 0 = none (default) */
     /* bearer tokens (borrowed, must outlive the server); NULL = no

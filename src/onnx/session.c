@@ -237,7 +237,8 @@ ml_status ml_session_run_with(ml_session *s, const ml_run_options *run_opts, siz
                           out_names[i]);
         pick[i] = k;
     }
-    if (!st) st = ml_exec_graph(g, &s->stash, s->pool, run_opts, g->n_inputs, bound, n_all, all);
+    ml_threadpool *pool = run_opts && run_opts->serial ? NULL : s->pool;
+    if (!st) st = ml_exec_graph(g, &s->stash, pool, run_opts, g->n_inputs, bound, n_all, all);
     for (size_t i = 0; !st && i < n_out; i++) {
         ml_value *v = all[pick[i]];
         bool again = false;

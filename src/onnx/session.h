@@ -91,6 +91,10 @@ typedef struct ml_run_options {
     /* When set and it becomes non-zero (e.g. the client went away), the run
      * stops with ML_ERR_UNAVAILABLE at the next node. */
     const volatile int *cancel;
+    /* Run every op on the calling thread, without the session's intra-op
+     * pool: when other runs already keep the cores busy, splitting ops only
+     * adds hand-offs (the serving runtime sets it under concurrent load). */
+    bool serial;
 } ml_run_options;
 
 /* ml_session_run with limits; run_opts may be NULL (= ml_session_run). */

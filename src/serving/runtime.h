@@ -84,4 +84,16 @@ ml_status ml_runtime_delete_model(ml_runtime *rt, const char *name, int version)
  * dtype and shape matching. */
 ml_status ml_check_inputs(const ml_contract *c, const ml_tensor_list *in);
 
+/* Requests the API layers are handling right now (from arrival to answer,
+ * decoding included). While more than one is, each model run keeps to its
+ * own thread (see ml_instance_run): the cores are busy with requests, and
+ * splitting ops across them would only add hand-offs. The HTTP and gRPC
+ * servers call these around every request. */
+void ml_load_enter(void);
+void ml_load_leave(void);
+/* Model runs on the calling thread keep to it while on is set: the HTTP
+ * server's event loops are one per core already, so the quick requests
+ * they answer themselves never split ops across the other loops' cores. */
+void ml_serial_runs_on_this_thread(bool on);
+
 #endif

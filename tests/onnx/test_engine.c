@@ -609,6 +609,12 @@ static void test_run_limits(void) {
     CHECK_OK(ml_session_run_with(s, &ro, 1, names, &xv, 1, NULL, &y));
     CHECK(y && ((float *)y->tensor->data)[2] == 6);
     ml_value_free(y);
+    y = NULL;
+    /* serial: the same answer without the session's pool */
+    ro = (ml_run_options){.serial = true};
+    CHECK_OK(ml_session_run_with(s, &ro, 1, names, &xv, 1, NULL, &y));
+    CHECK(y && ((float *)y->tensor->data)[2] == 6);
+    ml_value_free(y);
     ml_value_free(xv);
     ml_session_free(s);
 }

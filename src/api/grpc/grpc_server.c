@@ -21,6 +21,7 @@
 #include "api/grpc/grpc_services.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "serving/runtime.h"
 
 typedef struct worker {
     pthread_t thread;
@@ -207,7 +208,11 @@ static void *worker_main(void *arg) {
         grpc_call_error err =
             grpc_server_request_call(w->srv->server, &call, &details, &md, w->cq, w->cq, &tag_new);
         bool got = err == GRPC_CALL_OK && wait_batch(w->cq, &tag_new);
-        if (got && call) handle_call(w, call, &details, &md);
+        if (got && call) {
+            ml_load_enter();
+            handle_call(w, call, &details, &md);
+            ml_load_leave();
+        }
         if (call) grpc_call_unref(call);
         grpc_call_details_destroy(&details);
         grpc_metadata_array_destroy(&md);
