@@ -565,7 +565,9 @@ ml_status ml_server_start(const ml_server_config *cfg, ml_registry *reg, ml_runt
             return st;
         }
     } else {
-        flags |= MHD_USE_THREAD_PER_CONNECTION;
+        /* poll, not select: descriptors past FD_SETSIZE (1024) are common with
+         * a thousand connections */
+        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     }
     bool tls = s->cfg.tls_cert_pem && s->cfg.tls_key_pem;
     if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
