@@ -1,6 +1,7 @@
 #include "serving/batcher.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,7 @@ typedef struct job {
     uint64_t enq_ns, start_ns, compute_ns;
     ml_status st;
     int done;
+    pthread_cond_t wake; /* signalled for this job alone when done */
 } job;
 
 struct ml_batcher {
@@ -26,8 +28,9 @@ struct ml_batcher {
     ml_metrics *metrics;
     ml_batch_config cfg;
     pthread_mutex_t mu;
-    pthread_cond_t work, done;
+    pthread_cond_t work;
     job *head;
+    int64_t queued_rows; /* rows of every queued job */
     int stop;
     int n_threads;
     pthread_t threads[64];
@@ -242,7 +245,6 @@ static void *loop(void *arg) {
         }
         /* Requests whose deadline passed in the queue are answered now. */
         uint64_t now = ml_now_ns();
-        int expired = 0;
         for (job **pp = &b->head; *pp;) {
             job *j = *pp;
             if (j->deadline_ns && now >= j->deadline_ns) {
@@ -253,12 +255,12 @@ static void *loop(void *arg) {
                                  b->inst->name, b->inst->version);
                 j->start_ns = now;
                 j->done = 1;
-                expired++;
+                b->queued_rows -= j->rows;
+                pthread_cond_signal(&j->wake);
             } else {
                 pp = &j->next;
             }
         }
-        if (expired) pthread_cond_broadcast(&b->done);
         if (!b->head) continue;
         /* With preferred sizes, a batch short of max_batch_size is cut to the
          * largest preferred size it can fill; the rest waits for the next. */
@@ -279,6 +281,7 @@ static void *loop(void *arg) {
                 *pp = j->next;
                 batch[n++] = j;
                 total += j->rows;
+                b->queued_rows -= j->rows;
             } else {
                 pp = &j->next;
             }
@@ -286,8 +289,12 @@ static void *loop(void *arg) {
         pthread_mutex_unlock(&b->mu);
         run_batch(b, batch, n, total);
         pthread_mutex_lock(&b->mu);
-        for (int i = 0; i < n; i++) batch[i]->done = 1;
-        pthread_cond_broadcast(&b->done);
+        /* each waiter alone: a broadcast would also wake every request
+         * queued for the next batch */
+        for (int i = 0; i < n; i++) {
+            batch[i]->done = 1;
+            pthread_cond_signal(&batch[i]->wake);
+        }
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
@@ -308,7 +315,6 @@ ml_status ml_batcher_create(ml_instance *inst, const ml_batch_config *cfg, ml_me
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines come from ml_now_ns */
     pthread_cond_init(&b->work, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&b->done, NULL);
     /* Several threads may each take a batch from the one queue: a model can
      * then run "instances" batches at once (the session is thread-safe). */
     int want = b->cfg.instances < 1 ? 1 : b->cfg.instances > 64 ? 64 : b->cfg.instances;
@@ -317,7 +323,6 @@ ml_status ml_batcher_create(ml_instance *inst, const ml_batch_config *cfg, ml_me
     if (b->n_threads == 0) {
         pthread_mutex_destroy(&b->mu);
         pthread_cond_destroy(&b->work);
-        pthread_cond_destroy(&b->done);
         free(b);
         return ml_error(ML_ERR_UNAVAILABLE, "cannot start the batching thread");
     }
@@ -334,7 +339,6 @@ void ml_batcher_free(ml_batcher *b) {
     for (int i = 0; i < b->n_threads; i++) pthread_join(b->threads[i], NULL);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->work);
-    pthread_cond_destroy(&b->done);
     free(b);
 }
 
@@ -367,13 +371,21 @@ ml_status ml_batcher_run(ml_batcher *b, const ml_tensor_list *in, const char *co
         return st;
     }
     thread_queued = true;
+    pthread_cond_init(&j.wake, NULL);
     pthread_mutex_lock(&b->mu);
+    bool was_empty = !b->head;
     job **tail = &b->head;
     while (*tail) tail = &(*tail)->next;
     *tail = &j;
-    pthread_cond_broadcast(&b->work);
-    while (!j.done) pthread_cond_wait(&b->done, &b->mu);
+    b->queued_rows += j.rows;
+    /* a runner needs waking only to start the head's delay or when a batch
+     * is full; otherwise it sleeps until the delay ends */
+    int64_t go_rows =
+        b->cfg.n_preferred ? b->cfg.preferred[b->cfg.n_preferred - 1] : b->cfg.max_batch_size;
+    if (was_empty || b->queued_rows >= go_rows) pthread_cond_signal(&b->work);
+    while (!j.done) pthread_cond_wait(&j.wake, &b->mu);
     pthread_mutex_unlock(&b->mu);
+    pthread_cond_destroy(&j.wake);
     if (queue_ns) *queue_ns += j.start_ns - j.enq_ns;
     if (compute_ns) *compute_ns += j.compute_ns;
     return j.st;
