@@ -42,8 +42,8 @@ void ml_server_config_init(ml_server_config *c) {
     c->offload_threads = 256;
 }
 
-/* A route answering faster than this on average is served on the event
- * loop: the longest a neighbour connection then waits. */
+/* A route taking less CPU than this on average is served on its event
+ * loop: about the longest a neighbour connection then waits. */
 #define FAST_ROUTE_US 250
 /* libmicrohttpd's per-connection pool (request line, headers, read and
  * write buffers; bodies stream through it). It zeroes the pool for every
