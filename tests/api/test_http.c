@@ -2,7 +2,9 @@
  * temp data dir, against SQLite by default or PostgreSQL when
  * $MLAMBDA_TEST_DB is set (see run_pg.sh).
  * Usage: test_http <mlambda binary> <make_models.py> */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -881,6 +885,53 @@ static void test_slow_request_isolated(void) {
     CHECK_EQ_INT(tc_stop(&other, SIGTERM), 0);
 }
 
+/* 1100 connections open at once, each answering a health check: the
+ * server's descriptors go past FD_SETSIZE (1024), where select() fails. */
+static void test_many_connections(void) {
+    enum { N = 1100 };
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl.rlim_cur < N + 100) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > N + 100 ? N + 100 : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < N + 100) {
+        printf("    skipped: the open-file limit (%llu) is below %d\n",
+               (unsigned long long)rl.rlim_cur, N + 100);
+        return;
+    }
+    tc_server other;
+    CHECK(start_second(&other, "--max-connections", "1200", NULL));
+    static int fds[N];
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)other.port)};
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    int opened = 0, answered = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&addr, sizeof addr) != 0) break;
+        opened++;
+    }
+    const char req[] = "GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for (int i = 0; i < opened; i++)
+        if (send(fds[i], req, sizeof req - 1, 0) != (ssize_t)(sizeof req - 1)) break;
+    for (int i = 0; i < opened; i++) {
+        struct timeval tv = {10, 0};
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char buf[256];
+        ssize_t n = recv(fds[i], buf, sizeof buf - 1, 0);
+        if (n > 12) {
+            buf[n] = '\0';
+            answered += strncmp(buf, "HTTP/1.1 200", 12) == 0;
+        }
+    }
+    for (int i = 0; i < opened; i++) close(fds[i]);
+    printf("    %d connections open at once, %d answered 200\n", opened, answered);
+    CHECK_EQ_INT(opened, N);
+    CHECK_EQ_INT(answered, N);
+    CHECK_EQ_INT(tc_stop(&other, SIGTERM), 0);
+}
+
 /* One single-row request per thread, answer checked. */
 static void *pref_client(void *arg) {
     batch_load *l = arg;
@@ -1144,6 +1195,7 @@ int main(int argc, char **argv) {
     RUN(test_sequence_of_maps_output);
     RUN(test_request_timeout);
     RUN(test_slow_request_isolated);
+    RUN(test_many_connections);
     RUN(test_content_encoding);
     RUN(test_auth);
     RUN(test_two_servers);
