@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops/conv_internal.h"
+#include "ops/elem_util.h"
 #include "ops/gemm_fast.h"
 #include "ops/families.h"
 #include "ops/linalg_internal.h"
@@ -331,6 +332,8 @@ typedef struct dw_job {
     const float *x, *w, *b;
     float *y;
     const int64_t *owr; /* per kernel column: output range [ow0, ow1) inside the input */
+    const float *z;     /* FusedConv: NULL or of the output's shape, added before act */
+    const nn_act *act;
 } dw_job;
 
 static void dw_planes(void *arg, size_t begin, size_t end) {
@@ -363,11 +366,17 @@ static void dw_planes(void *arg, size_t begin, size_t end) {
                 }
             }
         }
+        /* Z and the activation while the plane is in cache, on this thread */
+        if (j->z)
+            nn_add_act(j->act, yp, j->z + (int64_t)plane * cd->out_sp, yp, (size_t)cd->out_sp);
+        else
+            nn_act_apply(j->act, yp, (size_t)cd->out_sp);
     }
 }
 
 static bool conv_depthwise_f32(ml_threadpool *pool, const nn_conv_dims *cd, const float *x,
-                               const float *w, const float *b, float *y) {
+                               const float *w, const float *b, const float *z, const nn_act *act,
+                               float *y) {
     const nn_geom *g = &cd->g;
     if (g->nsp != 2 || cd->Cg != 1 || cd->G == 1 || g->k[1] > 4096) return false;
     int64_t KW = g->k[1], W = g->in[1], sw = g->s[1];
@@ -382,7 +391,7 @@ static bool conv_depthwise_f32(ml_threadpool *pool, const nn_conv_dims *cd, cons
         owr[2 * kw] = ow0;
         owr[2 * kw + 1] = ow1;
     }
-    dw_job j = {cd, x, w, b, y, owr};
+    dw_job j = {cd, x, w, b, y, owr, z, act};
     ml_parallel_for(pool, (size_t)(cd->N * cd->M),
                     (size_t)(8192 / (cd->out_sp * KW * g->k[0] + 1)) + 1, dw_planes, &j);
     free(owr);
@@ -490,8 +499,9 @@ static void conv_fast_tiles(void *arg, size_t begin, size_t end) {
 static void conv_post(const nn_conv_dims *cd, const float *z, const nn_act *act, float *y) {
     size_t n = (size_t)(cd->N * cd->M * cd->out_sp);
     if (z)
-        for (size_t i = 0; i < n; i++) y[i] += z[i];
-    nn_act_apply(act, y, n);
+        nn_add_act(act, y, z, y, n);
+    else
+        nn_act_apply(act, y, n);
 }
 
 ml_status nn_conv_f32_fused(const ml_node *node, ml_threadpool *pool, const nn_conv_dims *cd,
@@ -499,10 +509,7 @@ ml_status nn_conv_f32_fused(const ml_node *node, ml_threadpool *pool, const nn_c
                             const float *z, const nn_act *act, float *y) {
     int64_t rows = cd->Cg * cd->kvol, slices = cd->N * cd->G;
     if (slices == 0 || cd->out_sp == 0 || cd->Mg == 0) return ML_STATUS_OK;
-    if (w && conv_depthwise_f32(pool, cd, x, w, b, y)) {
-        conv_post(cd, z, act, y);
-        return ML_STATUS_OK;
-    }
+    if (w && conv_depthwise_f32(pool, cd, x, w, b, z, act, y)) return ML_STATUS_OK;
     bool pointwise = conv_is_pointwise(cd);
     size_t threads = ml_threadpool_size(pool);
     int64_t inner = cd->g.out[cd->g.nsp - 1], outer = cd->out_sp / inner;
@@ -627,6 +634,61 @@ static ml_status conv_init(const ml_node *node, void **state) {
     return ML_STATUS_OK;
 }
 
+/* out[i] = a[i] + b[i] over a broadcast run (conv_run_bcast_z). */
+static void add_run_f32(void *arg, const void *const *in, const int64_t *instride, void *out,
+                        int64_t n) {
+    (void)arg;
+    const float *a = in[0], *b = in[1];
+    float *y = out;
+    int64_t sa = instride[0], sb = instride[1];
+    for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] + b[i * sb];
+}
+
+/* FusedConv whose Z does not have the conv output's shape: the graph fusion
+ * (graph_fuse_matmul.c) turns Conv + Add(other) [+ act] into FusedConv
+ * without knowing other's shape, so Z may be anything Add accepts. Computes
+ * what the unfused ops compute, in their order: conv + bias into a
+ * temporary, then the broadcasting Add into Y (of the broadcast shape), then
+ * the activation.
+ * Float32 only (the fusion requires float32 weights). */
+static ml_status conv_run_bcast_z(ml_kernel_ctx *ctx, const conv_state *s, const nn_conv_dims *cd,
+                                  const ml_tensor *x, const ml_tensor *w, const ml_tensor *b,
+                                  const ml_tensor *z) {
+    const ml_node *node = ctx->node;
+    if (x->dtype != ML_FLOAT) {
+        char sz[128], sy[128];
+        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
+                             "Z has shape %s but the output has shape %s; they must match for %s",
+                             ml_shape_format(z->rank, z->dims, sz, sizeof sz),
+                             ml_shape_format(cd->out_rank, cd->out_dims, sy, sizeof sy),
+                             ml_dtype_name(x->dtype));
+    }
+    elem_bcast bc;
+    int ranks[2] = {cd->out_rank, z->rank};
+    const int64_t *dims[2] = {cd->out_dims, z->dims};
+    ML_TRY(elem_bcast_init(node, 2, ranks, dims, &bc));
+    ml_tensor *y;
+    ML_TRY(ml_output_tensor(ctx, 0, ML_FLOAT, bc.out_rank, bc.out_dims, &y));
+    if (bc.numel == 0) return ML_STATUS_OK;
+    /* the broadcast output is at least as big as the conv's (no dim is 0),
+     * so the temporary is within the limit the output passed */
+    size_t conv_n = (size_t)(cd->N * cd->M * cd->out_sp);
+    float *tmp = malloc(sizeof(float) * conv_n + 1);
+    if (!tmp) return ml_node_error(node, ML_ERR_OUT_OF_MEMORY, "no memory for the conv output");
+    static const nn_act none = {NN_ACT_NONE, 0.0f, 0.0f};
+    const float *wp = s && s->wp && w->data == node->const_inputs[1]->data ? s->wp : NULL;
+    ml_status st = nn_conv_f32_fused(node, ctx->pool, cd, x->data, w->data, wp, b ? b->data : NULL,
+                                     NULL, &none, tmp);
+    if (!st) {
+        const void *in[2] = {tmp, z->data};
+        size_t sizes[2] = {sizeof(float), sizeof(float)};
+        elem_bcast_run(ctx->pool, &bc, in, sizes, y->data, sizeof(float), add_run_f32, NULL);
+        if (s) nn_act_apply(&s->act, y->data, bc.numel);
+    }
+    free(tmp);
+    return st;
+}
+
 static ml_status conv_run(ml_kernel_ctx *ctx) {
     const ml_node *node = ctx->node;
     const conv_state *s = node->state;
@@ -644,13 +706,8 @@ static ml_status conv_run(ml_kernel_ctx *ctx) {
     if (b && (b->rank != 1 || b->dims[0] != cd.M))
         return ml_node_error(node, ML_ERR_INVALID_ARGUMENT, "B must be 1-D of size M=%lld",
                              (long long)cd.M);
-    if (z && !ml_shape_equal(z->rank, z->dims, cd.out_rank, cd.out_dims)) {
-        char sz[128], sy[128];
-        return ml_node_error(node, ML_ERR_INVALID_ARGUMENT,
-                             "Z has shape %s but the output has shape %s; they must match",
-                             ml_shape_format(z->rank, z->dims, sz, sizeof sz),
-                             ml_shape_format(cd.out_rank, cd.out_dims, sy, sizeof sy));
-    }
+    if (z && !ml_shape_equal(z->rank, z->dims, cd.out_rank, cd.out_dims))
+        return conv_run_bcast_z(ctx, s, &cd, x, w, b, z);
     ml_tensor *y;
     ML_TRY(ml_output_tensor(ctx, 0, x->dtype, cd.out_rank, cd.out_dims, &y));
     if (ml_tensor_numel(y) == 0) return ML_STATUS_OK; /* loops below may span huge empty dims */

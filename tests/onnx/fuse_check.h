@@ -27,11 +27,13 @@ typedef struct fuse_case {
     const char *out_names[FUSE_MAX_IO];
 } fuse_case;
 
-/* Loads a serialised model at the given optimisation level (NULL on error). */
-static ml_session *load_bytes(const uint8_t *bytes, size_t len, int opt_level) {
+/* Loads a serialised model at the given optimisation level on `threads`
+ * threads (NULL on error). */
+static inline ml_session *load_threads(const uint8_t *bytes, size_t len, int opt_level,
+                                       size_t threads) {
     ml_session_options o;
     ml_session_options_init(&o);
-    o.n_threads = 1;
+    o.n_threads = threads;
     o.optimization_level = opt_level;
     ml_session *s = NULL;
     ml_status st = ml_session_load_bytes(bytes, len, NULL, &o, &s);
@@ -42,8 +44,13 @@ static ml_session *load_bytes(const uint8_t *bytes, size_t len, int opt_level) {
     return s;
 }
 
+/* The same on one thread. */
+static inline ml_session *load_bytes(const uint8_t *bytes, size_t len, int opt_level) {
+    return load_threads(bytes, len, opt_level, 1);
+}
+
 /* A float tensor of pseudo-random values in [-4, 4). */
-static ml_value *f32_value(int rank, const int64_t *dims, uint32_t seed) {
+static inline ml_value *f32_value(int rank, const int64_t *dims, uint32_t seed) {
     ml_tensor *t;
     ml_status st = ml_tensor_create(ML_FLOAT, rank, dims, &t);
     if (st) {
@@ -65,7 +72,7 @@ static ml_value *f32_value(int rank, const int64_t *dims, uint32_t seed) {
  * random inputs in [-4, 4) and checks every output agrees within tol (NaN
  * matches NaN). Returns the level-2 session (caller frees) so the test can
  * ask which ops it kept, or NULL when it did not load. */
-static ml_session *fuse_check_same(mb_model *b, const fuse_case *c, double tol) {
+static inline ml_session *fuse_check_same(mb_model *b, const fuse_case *c, double tol) {
     size_t len;
     uint8_t *bytes = mb_serialize(b, &len);
     mb_free(b);
@@ -110,7 +117,7 @@ static ml_session *fuse_check_same(mb_model *b, const fuse_case *c, double tol) 
 }
 
 /* Adds a float scalar (rank 0) initializer. */
-static void fuse_scalar(mb_model *b, const char *name, float v) {
+static inline void fuse_scalar(mb_model *b, const char *name, float v) {
     mb_init_f32(b, name, 0, NULL, &v, 0);
 }
 
