@@ -5,13 +5,18 @@
 # concurrency 32 (one-row KServe V2 requests). Prints both throughputs and the
 # batched / unbatched ratio, all measured in this run. 127.0.0.1 only.
 #   bench/batching_bench.sh BUILD_DIR [SECONDS] [DELAY_US]
-# MLAMBDA_SERVE_ARGS adds flags to `mlambda serve` (e.g. "--http-threads 0").
+# MLAMBDA_SERVE_ARGS adds flags to `mlambda serve` (e.g. "--http-threads 2");
+# BENCH_MODEL=path.onnx BENCH_WIDTH=N benchmarks another model with one input
+# "x" of shape [batch, N] instead, e.g. the memory-bound MLP from
+# `make_models.py --big-mlp`: BENCH_MODEL=bench/models/mlp_big.onnx BENCH_WIDTH=1024.
 set -euo pipefail
 build=$(realpath "${1:-build}")
 secs=${2:-10}
 delay=${3:-2000}
 here=$(cd "$(dirname "$0")" && pwd)
-[ -f "$here/models/mlp.onnx" ] || /usr/bin/python3 "$here/make_models.py" >/dev/null
+model=${BENCH_MODEL:-$here/models/mlp.onnx}
+width=${BENCH_WIDTH:-784}
+[ -f "$model" ] || /usr/bin/python3 "$here/make_models.py" >/dev/null
 work=$(mktemp -d /tmp/mlambda-batchbench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -20,7 +25,7 @@ trap cleanup EXIT
 
 for variant in plain batched; do
   mkdir -p "$work/$variant"
-  cp "$here/models/mlp.onnx" "$work/$variant/model.onnx"
+  cp "$model" "$work/$variant/model.onnx"
   printf 'kind: Model\nname: mlp_%s\n' "$variant" >"$work/$variant/serving.yaml"
 done
 printf 'batching: {max_batch_size: 32, max_queue_delay_us: %s}\n' "$delay" >>"$work/batched/serving.yaml"
@@ -36,8 +41,8 @@ for variant in plain batched; do
     --data-binary @"$work/$variant.tgz" >/dev/null
 done
 
-# one row of 784 values in [0, 1)
-body=$(/usr/bin/python3 -c 'import json; print(json.dumps({"inputs":[{"name":"x","datatype":"FP32","shape":[1,784],"data":[round((i*37%100)/100,2) for i in range(784)]}]}, separators=(",",":")))')
+# one row of $width values in [0, 1)
+body=$(/usr/bin/python3 -c 'import json,sys; w=int(sys.argv[1]); print(json.dumps({"inputs":[{"name":"x","datatype":"FP32","shape":[1,w],"data":[round((i*37%100)/100,2) for i in range(w)]}]}, separators=(",",":")))' "$width")
 for variant in plain batched; do
   a=$(curl -sf -X POST "http://127.0.0.1:$port/v2/models/mlp_$variant/infer" -H 'Content-Type: application/json' -d "$body")
   echo "$variant answer: ${a:0:160}..."

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import torch
 from onnx import TensorProto, helper
 from torch import nn
@@ -189,5 +190,33 @@ def main():
     print(f"wrote {len(manifest)} models to {OUT}")
 
 
+def big_mlp(path, dims=(1024, 4096, 4096, 10), seed=0):
+    """A memory-bound MLP (84 MB of weights, more than the caches): each batch-1 run streams
+    every weight from memory, so a shared batch run costs little more than one row. For
+    bench/batching_bench.sh (BENCH_MODEL); not in the engine manifest."""
+    rng = np.random.default_rng(seed)
+    nodes, inits, cur = [], [], "x"
+    for i in range(len(dims) - 1):
+        w = (rng.standard_normal((dims[i], dims[i + 1])) / np.sqrt(dims[i])).astype(np.float32)
+        inits += [onnx.numpy_helper.from_array(w, f"w{i}"),
+                  onnx.numpy_helper.from_array(np.zeros(dims[i + 1], np.float32), f"b{i}")]
+        nodes += [helper.make_node("MatMul", [cur, f"w{i}"], [f"m{i}"]),
+                  helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"])]
+        cur = f"a{i}"
+        if i < len(dims) - 2:
+            nodes.append(helper.make_node("Relu", [cur], [f"r{i}"]))
+            cur = f"r{i}"
+    nodes.append(helper.make_node("Identity", [cur], ["y"]))
+    g = helper.make_graph(nodes, "big_mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", dims[0]])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", dims[-1]])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, path)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--big-mlp"]:
+        os.makedirs(OUT, exist_ok=True)
+        big_mlp(os.path.join(OUT, "mlp_big.onnx"))
+        sys.exit(0)
     sys.exit(main())
