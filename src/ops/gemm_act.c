@@ -39,7 +39,11 @@ ml_status nn_act_parse(const ml_node *node, const char *name, const float *param
  * conv outputs, so they ask for the full cost model (measured: the residual
  * add + Relu of ResNet-18's 56/28/14/7-wide convs were 6% of the model on
  * one thread as scalar loops). */
+#if defined(__GNUC__) && !defined(__clang__)
 #define NN_ACT_VEC __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define NN_ACT_VEC /* clang vectorises these at -O2 already */
+#endif
 
 NN_ACT_VEC void nn_act_apply(const nn_act *act, float *x, size_t n) {
     float a = act->a, b = act->b;
