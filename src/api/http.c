@@ -359,6 +359,10 @@ static uint64_t thread_cpu_ns(void) {
 /* handle, recording how long the route took */
 static void timed_handle(ml_server *srv, struct MHD_Connection *conn, const char *url,
                          const char *method, req_state *st, ml_http_resp *resp) {
+    if (!srv->costs) { /* a thread per connection: nothing to decide */
+        handle(srv, conn, url, method, st, resp);
+        return;
+    }
     /* CPU time, not wall time: under load every request takes longer on
      * the clock, and offloaded ones longer still, which would keep a quick
      * route off its loop for good */
@@ -368,7 +372,7 @@ static void timed_handle(ml_server *srv, struct MHD_Connection *conn, const char
     uint64_t ns = thread_cpu_ns() - t0;
     /* a batched model's route stays on the workers however quick it was */
     if (ml_batcher_thread_queued() && ns < BATCHED_ROUTE_NS) ns = BATCHED_ROUTE_NS;
-    if (srv->costs) ml_route_cost_add(srv->costs, method, url, ns);
+    ml_route_cost_add(srv->costs, method, url, ns);
 }
 
 /* On an offload worker; the connection is suspended meanwhile. */
