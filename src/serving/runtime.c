@@ -278,7 +278,6 @@ ml_status ml_check_inputs(const ml_contract *c, const ml_tensor_list *in) {
     return NULL;
 }
 
-/* Runs one instance on the inputs its graph names; appends outputs. */
 /* Model runs, and API requests, in progress in this process. A run that
  * starts while another run or another request is going keeps to its own
  * thread: the cores are busy with requests already, and intra-op splitting
@@ -301,6 +300,7 @@ void ml_serial_runs_on_this_thread(bool on) {
     serial_thread = on;
 }
 
+/* Runs one instance on the inputs its graph names; appends outputs. */
 ml_status ml_instance_run(ml_instance *inst, const ml_tensor_list *in, const char *const *want,
                           size_t n_want, uint64_t deadline_ns, ml_tensor_list *out,
                           uint64_t *compute_ns) {
