@@ -14,6 +14,7 @@ build=$(realpath "${1:-build}")
 secs=${2:-10}
 delay=${3:-2000}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/wrk_common.sh"
 model=${BENCH_MODEL:-$here/models/mlp.onnx}
 width=${BENCH_WIDTH:-784}
 [ -f "$model" ] || /usr/bin/python3 "$here/make_models.py" >/dev/null
@@ -47,19 +48,8 @@ for variant in plain batched; do
   a=$(curl -sf -X POST "http://127.0.0.1:$port/v2/models/mlp_$variant/infer" -H 'Content-Type: application/json' -d "$body")
   echo "$variant answer: ${a:0:160}..."
 done
-cat >"$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('{"rps": %.0f, "p50_us": %d, "p99_us": %d, "errors": %d}\n',
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
-end
-LUA
+write_wrk_post "$work/post.lua" "$body"
 
-json() { /usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 declare -A rps p50 p99
 for variant in plain batched; do
   r=$(wrk -t2 -c32 -d"${secs}s" -s "$work/post.lua" "http://127.0.0.1:$port/v2/models/mlp_$variant/infer" | tail -1)

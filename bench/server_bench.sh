@@ -12,6 +12,7 @@ set -euo pipefail
 build=$(realpath "${1:-build}")
 secs=${2:-5}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/wrk_common.sh"
 work=$(mktemp -d /tmp/mlambda-srvbench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -45,17 +46,7 @@ body='{"inputs":[{"name":"x","datatype":"FP32","shape":[1,16],"data":[0,1,2,3,4,
 response=$(curl -sf -X POST "http://127.0.0.1:$port/v2/models/trivial/infer" -H 'Content-Type: application/json' -d "$body")
 echo "response (${#response} bytes): $response"
 
-cat >"$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('{"rps": %.0f, "p50_us": %d, "p99_us": %d, "errors": %d}\n',
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
-end
-LUA
+write_wrk_post "$work/post.lua" "$body"
 
 nport=$(free_port)
 mkdir -p "$work/nginx"
@@ -86,7 +77,6 @@ direct=$("$build/bench/bench_engine" --model "$work/trivial/model.onnx" --spec '
   --batch 1 --iters 2000 --threads 2)
 echo "direct engine call: $direct"
 
-json() { /usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 printf '\n| concurrency | REST p50 / p99 | REST req/s | gRPC p50 / p99 | gRPC req/s | nginx static p50 / p99 | nginx req/s | REST / nginx throughput |\n|---|---|---|---|---|---|---|---|\n' >"$work/table"
 for c in 1 8 64; do
   t=$(( c < 2 ? 1 : 2 ))
