@@ -48,6 +48,24 @@ static void ref_conv(const cfg *c, const float *x, const float *w, const float *
                 }
 }
 
+/* A 2-D Conv node for c; its attributes live in a, which must outlive it. */
+typedef struct conv2d_attrs {
+    int64_t st[2], dl[2], pads[4];
+    ml_attr attrs[4];
+} conv2d_attrs;
+
+static ml_node conv2d_node(const cfg *c, conv2d_attrs *a) {
+    a->st[0] = c->sh, a->st[1] = c->sw;
+    a->dl[0] = c->dh, a->dl[1] = c->dw;
+    a->pads[0] = c->pt, a->pads[1] = c->pl, a->pads[2] = c->pb, a->pads[3] = c->pr;
+    a->attrs[0] = ml_test_attr_int("group", c->G);
+    a->attrs[1] = ml_test_attr_ints("strides", a->st, 2);
+    a->attrs[2] = ml_test_attr_ints("dilations", a->dl, 2);
+    a->attrs[3] = ml_test_attr_ints("pads", a->pads, 4);
+    return (ml_node){
+        .name = "c", .op_type = "Conv", .domain = "", .opset = 11, .n_attrs = 4, .attrs = a->attrs};
+}
+
 static void run_conv_case(const cfg *c, bool bias) {
     int64_t xd[] = {c->N, c->C, c->H, c->W}, wd[] = {c->M, c->C / c->G, c->kh, c->kw},
             bd[] = {c->M};
@@ -59,12 +77,11 @@ static void run_conv_case(const cfg *c, bool bias) {
     fill(bv, (size_t)c->M, 3);
     ml_tensor *tx = ml_test_f32(4, xd, x), *tw = ml_test_f32(4, wd, w),
               *tb = ml_test_f32(1, bd, bv);
-    int64_t st[] = {c->sh, c->sw}, dl[] = {c->dh, c->dw}, pads[] = {c->pt, c->pl, c->pb, c->pr};
-    ml_attr attrs[] = {ml_test_attr_ints("strides", st, 2), ml_test_attr_ints("dilations", dl, 2),
-                       ml_test_attr_ints("pads", pads, 4), ml_test_attr_int("group", c->G)};
+    conv2d_attrs a;
+    conv2d_node(c, &a);
     ml_tensor *y = NULL;
-    CHECK_OK(ml_test_run("", "Conv", 11, attrs, 4, bias ? 3 : 2, (const ml_tensor *[]){tx, tw, tb},
-                         1, &y));
+    CHECK_OK(ml_test_run("", "Conv", 11, a.attrs, 4, bias ? 3 : 2,
+                         (const ml_tensor *[]){tx, tw, tb}, 1, &y));
     int64_t OH = conv_out(c->H, c->kh, c->sh, c->dh, c->pt, c->pb);
     int64_t OW = conv_out(c->W, c->kw, c->sw, c->dw, c->pl, c->pr);
     size_t ny = (size_t)(c->N * c->M * OH * OW);
@@ -339,16 +356,8 @@ static void test_conv_tiled_bands(void) {
         fill(w, nw, 22);
         fill(b, (size_t)c->M, 23);
         ml_tensor *tx = ml_test_f32(4, xd, x), *tw = ml_test_f32(4, wd, w);
-        int64_t st[] = {c->sh, c->sw}, dl[] = {c->dh, c->dw}, pads[] = {c->pt, c->pl, c->pb, c->pr};
-        ml_attr attrs[] = {ml_test_attr_int("group", c->G), ml_test_attr_ints("strides", st, 2),
-                           ml_test_attr_ints("dilations", dl, 2),
-                           ml_test_attr_ints("pads", pads, 4)};
-        ml_node node = {.name = "c",
-                        .op_type = "Conv",
-                        .domain = "",
-                        .opset = 11,
-                        .n_attrs = 4,
-                        .attrs = attrs};
+        conv2d_attrs a;
+        ml_node node = conv2d_node(c, &a);
         nn_conv_dims cd;
         CHECK_OK(nn_conv_dims_init(&node, tx, tw, &cd));
         size_t ny = (size_t)(cd.N * cd.M * cd.out_sp);
@@ -373,8 +382,8 @@ static void test_conv_tiled_bands(void) {
             ml_tensor *txh = ml_test_tensor(ML_FLOAT16, 4, xd, xh),
                       *twh = ml_test_tensor(ML_FLOAT16, 4, wd, wh);
             ml_tensor *yh = NULL;
-            CHECK_OK(ml_test_run_const("", "Conv", 11, attrs, 4, 2, (const ml_tensor *[]){txh, twh},
-                                       0x2u, 1, &yh));
+            CHECK_OK(ml_test_run_const("", "Conv", 11, a.attrs, 4, 2,
+                                       (const ml_tensor *[]){txh, twh}, 0x2u, 1, &yh));
             CHECK(yh != NULL && ml_tensor_numel(yh) == ny);
             if (yh && ml_tensor_numel(yh) == ny)
                 for (size_t i = 0; i < ny; i++)
@@ -394,6 +403,74 @@ static void test_conv_tiled_bands(void) {
         ml_tensor_free(tw);
     }
     ml_threadpool_destroy(pool);
+}
+
+/* The implicit-GEMM conv cut into tasks (gemm_conv.c): bands of output rows,
+ * each copying only the padded input rows it reads, times blocks of output
+ * channels. Every split (1, 2 and 3 threads; batch 1 and 2; bands with a
+ * short last one; channel blocks with a short last one; strides, dilations,
+ * asymmetric pads, groups; rows as GEMM segments and through the
+ * temporary), with bias, Z and an activation, must match a naive reference. */
+static void test_conv_split_matches_reference(void) {
+    static const cfg cases[] = {
+        /* N  C   H   W   M  G kh kw sh sw dh dw pt pl pb pr */
+        {1, 32, 32, 32, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* ResNet block: 8-row bands */
+        {1, 16, 37, 32, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* short last band, 3 strips */
+        {1, 24, 29, 28, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* 28 wide: via the temporary */
+        {1, 64, 7, 7, 96, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* channel blocks only */
+        {1, 32, 14, 14, 60, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* blocks, short last block */
+        {1, 16, 41, 45, 16, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, /* stride 2, groups */
+        {1, 12, 40, 66, 16, 1, 3, 3, 3, 2, 2, 1, 2, 1, 1, 0}, /* strides 3x2, dilated */
+        {1, 8, 33, 40, 16, 1, 5, 3, 1, 1, 3, 2, 6, 2, 0, 3},  /* tall dilation: band overlap */
+        {2, 16, 30, 32, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* batch 2: bands per image */
+        {1, 3, 64, 64, 32, 1, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3},  /* 7x7/2 stem */
+        {1, 32, 1, 300, 24, 1, 1, 5, 1, 1, 1, 1, 0, 2, 0, 2}, /* height 1: blocks only */
+    };
+    ml_threadpool *pools[3] = {NULL, NULL, NULL};
+    CHECK_OK(ml_threadpool_create(2, &pools[1]));
+    CHECK_OK(ml_threadpool_create(3, &pools[2]));
+    static const nn_act relu = {NN_ACT_RELU, 0.0f, 0.0f};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const cfg *c = &cases[k];
+        int64_t xd[] = {c->N, c->C, c->H, c->W}, wd[] = {c->M, c->C / c->G, c->kh, c->kw};
+        size_t nx = (size_t)(c->N * c->C * c->H * c->W),
+               nw = (size_t)(wd[0] * wd[1] * wd[2] * wd[3]);
+        float *x = malloc(nx * sizeof(float)), *w = malloc(nw * sizeof(float));
+        float *b = malloc((size_t)c->M * sizeof(float));
+        fill(x, nx, 21 + (unsigned)k);
+        fill(w, nw, 22);
+        fill(b, (size_t)c->M, 23);
+        ml_tensor *tx = ml_test_f32(4, xd, x), *tw = ml_test_f32(4, wd, w);
+        conv2d_attrs a;
+        ml_node node = conv2d_node(c, &a);
+        nn_conv_dims cd;
+        CHECK_OK(nn_conv_dims_init(&node, tx, tw, &cd));
+        size_t ny = (size_t)(cd.N * cd.M * cd.out_sp);
+        float *z = malloc(ny * sizeof(float)), *want = malloc(ny * sizeof(float));
+        float *y = malloc(ny * sizeof(float));
+        fill(z, ny, 24);
+        ref_conv(c, x, w, b, want); /* then relu(conv + b + z) */
+        for (size_t i = 0; i < ny; i++) want[i] = want[i] + z[i] > 0 ? want[i] + z[i] : 0.0f;
+        for (int p = 0; p < 3; p++) {
+            for (size_t i = 0; i < ny; i++) y[i] = NAN; /* every output must be written */
+            CHECK_OK(nn_conv_f32_fused(&node, pools[p], &cd, x, w, NULL, b, z, &relu, y));
+            size_t bad = 0;
+            for (size_t i = 0; i < ny; i++)
+                bad += !(fabsf(y[i] - want[i]) <= 1e-4f * (1.0f + fabsf(want[i])));
+            if (bad) printf("  case %zu, %d threads: %zu of %zu wrong\n", k, p + 1, bad, ny);
+            CHECK_EQ_INT(bad, 0);
+        }
+        ml_tensor_free(tx);
+        ml_tensor_free(tw);
+        free(x);
+        free(w);
+        free(b);
+        free(z);
+        free(want);
+        free(y);
+    }
+    ml_threadpool_destroy(pools[1]);
+    ml_threadpool_destroy(pools[2]);
 }
 
 /* com.microsoft FusedConv: conv + bias + Z, then the activation, over the
@@ -607,6 +684,7 @@ int main(void) {
     RUN(test_conv_transpose);
     RUN(test_conv_thread_pool);
     RUN(test_conv_tiled_bands);
+    RUN(test_conv_split_matches_reference);
     RUN(test_fused_conv);
     RUN(test_conv_1d_random);
     RUN(test_maxpool_2x2_fast);
